@@ -1,0 +1,134 @@
+import type { IncomingMessage } from 'node:http';
+import secureJson from 'secure-json-parse';
+import { HttpError, RequestAborted } from './errors.js';
+
+const EMPTY = Buffer.alloc(0);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Below this many unread bytes, Node may discard an unread body and keep the connection alive. */
+const DISCARDABLE_BODY_BYTES = 64 * 1024;
+
+/** Whether the request announces a body (a non-zero `Content-Length` or any `Transfer-Encoding`). */
+export function hasRequestBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Whether a response sent without reading the body should close the connection, so that Node does
+ * not read (and discard) a large or unbounded body just to keep the connection alive.
+ */
+export function mustCloseForUnreadBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  if (length !== undefined) return !(Number(length) <= DISCARDABLE_BODY_BYTES);
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Reads a whole request body into memory, up to `maxBytes`.
+ *
+ * A `Content-Length` over the limit is refused before a byte is read; a chunked body is cut off as
+ * soon as it passes the limit (the stream is paused, so the rest is not read): both reject with a
+ * 413 {@link HttpError}. A client that disconnects mid-body rejects with {@link RequestAborted}.
+ * A `Content-Encoding` other than `identity` is a 415.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    return Promise.reject(new HttpError(415, `unsupported Content-Encoding: ${encoding}`));
+  }
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > maxBytes) {
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  if (req.readableEnded) return Promise.resolve(EMPTY);
+  if (req.destroyed) return Promise.reject(new RequestAborted('disconnect'));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onAbort);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        req.pause();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      reject(new RequestAborted('disconnect'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onAbort);
+  });
+}
+
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, `request body larger than ${maxBytes} bytes`);
+}
+
+/** Decodes UTF-8 strictly: invalid byte sequences are a 400. A leading BOM is dropped. */
+export function decodeUtf8(body: Buffer): string {
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new HttpError(400, 'request body is not valid UTF-8');
+  }
+}
+
+/** Whether a `Content-Type` is JSON (`application/json` or any `+json` type), ignoring parameters. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const semi = contentType.indexOf(';');
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/** The `charset` parameter of a `Content-Type`, lower-cased, or `undefined`. */
+export function charsetOf(contentType: string | undefined): string | undefined {
+  if (contentType === undefined) return undefined;
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
+  return match?.[1]?.toLowerCase();
+}
+
+/**
+ * Parses a JSON request body. Another content type is a 415, an empty or malformed body (invalid
+ * UTF-8 included) is a 400, and so is a body carrying `__proto__` or `constructor.prototype` keys,
+ * which could poison prototypes once merged into other objects.
+ */
+export function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
+  if (!isJsonContentType(contentType)) {
+    throw new HttpError(415, 'expected a JSON body (Content-Type: application/json)');
+  }
+  const charset = charsetOf(contentType);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError(415, `unsupported charset ${charset}; JSON must be UTF-8`);
+  }
+  if (body.length === 0) throw new HttpError(400, 'empty JSON body');
+  const text = decodeUtf8(body);
+  try {
+    return secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : 'malformed JSON';
+    if (message.includes('prototype')) {
+      throw new HttpError(400, 'JSON body contains a forbidden key (__proto__ or constructor)');
+    }
+    throw new HttpError(400, `malformed JSON body: ${message}`);
+  }
+}

@@ -1,0 +1,831 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Application } from './application.js';
+import { type Arguments, cleanArgument, decodePathArgument, parseUrlEncoded } from './arguments.js';
+import {
+  charsetOf,
+  decodeUtf8,
+  hasRequestBody,
+  mustCloseForUnreadBody,
+  parseJsonBody,
+  readBody,
+} from './body.js';
+import { Finish, HttpError, PROBLEM_CONTENT_TYPE, problemFor, RequestAborted } from './errors.js';
+import type { Logger } from './log.js';
+import type { CompiledRoute } from './routing.js';
+
+/** What a route points at: the handler class and the options given to its `initialize`. */
+export interface RouteTarget {
+  readonly handler: HandlerClass<unknown>;
+  readonly options: unknown;
+}
+
+/** A handler class: what a route table lists. */
+export type HandlerClass<O = undefined> = new (
+  application: Application,
+  request: IncomingMessage,
+  response: ServerResponse,
+  route: CompiledRoute<RouteTarget> | null,
+) => RequestHandler<O>;
+
+/** A value `write` accepts: text, bytes, or anything else, which is sent as JSON. */
+export type Chunk = string | Uint8Array | object | number | boolean | null;
+
+type Verb = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete' | 'options';
+type VerbFunction = (this: RequestHandler<unknown>, ...args: string[]) => unknown;
+
+/** The HTTP methods a handler can implement, each by the method of the same name in lower case. */
+export const HANDLER_METHODS: readonly string[] = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+];
+
+/** Per-class facts, worked out once per handler class. */
+interface HandlerInfo {
+  /** Method → name of the verb function that answers it (HEAD falls back to `get`). */
+  readonly verbs: ReadonlyMap<string, Verb>;
+  /** The `Allow` header value. */
+  readonly allow: string;
+  /** Whether the class overrides `onConnectionClose`, which needs a `close` listener. */
+  readonly watchesClose: boolean;
+}
+
+const handlerInfo = new WeakMap<object, HandlerInfo>();
+const kHandler = Symbol('handler');
+const EMPTY_ARGS: readonly string[] = Object.freeze([]);
+const HEADER_INJECTION = /[\r\n\0]/;
+
+type BodyState = 'none' | 'unread' | 'read';
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function onResponseClose(this: ServerResponse): void {
+  (this as ServerResponse & { [kHandler]: RequestHandler<unknown> })[kHandler].connectionClosed();
+}
+
+/**
+ * Base class for request handlers, after Tornado's `RequestHandler`: subclass it and define one
+ * method per HTTP verb you answer (`get`, `post`, `put`, `patch`, `delete`, `head`, `options`),
+ * each receiving the route's captured path arguments, decoded, as strings.
+ *
+ * A new instance handles each request, in this order:
+ *
+ * 1. `constructor` (do not override; field initialisers of subclasses run here) →
+ *    {@link setDefaultHeaders} → {@link initialize} with the route's options.
+ * 2. Method check: a verb the class does not define gets 405 with `Allow` (HEAD falls back to
+ *    `get` with the body left out; OPTIONS is answered with `Allow` unless `options` is defined).
+ * 3. The request body is read (bounded by `maxBodyBytes`) when the request has one.
+ * 4. {@link prepare}: may be async, may finish the request, may throw.
+ * 5. The verb method: may be async. When it returns (or its promise resolves) without having
+ *    called {@link finish}, the response is finished for it.
+ * 6. {@link onFinish} once the response has been handed to the connection; or
+ *    {@link onConnectionClose} if the client went away first.
+ *
+ * Anything thrown (or rejected) along the way becomes an error response through
+ * {@link sendError}: an {@link HttpError} with its status, anything else a logged 500.
+ */
+export class RequestHandler<O = undefined> {
+  /** The application this request belongs to. */
+  readonly application: Application;
+  /** The raw request. Its body has already been read when the verb method runs. */
+  readonly request: IncomingMessage;
+  /** The raw response. Prefer the handler's output methods, which keep the bookkeeping right. */
+  readonly response: ServerResponse;
+  /** The matched route, or `null` for the application's default (not found) handler. */
+  readonly route: CompiledRoute<RouteTarget> | null;
+  /** The request method. */
+  readonly method: string;
+  /** The request path as sent (percent-encoded, no query string). */
+  readonly path: string;
+  /** The raw query string, without the `?`. */
+  readonly queryString: string;
+  /** Decoded path arguments, in order; set before `prepare` runs. */
+  pathArgs: readonly string[];
+  /** The request id (see the application's `requestId` setting), or `''`. */
+  readonly requestId: string;
+  /** `performance.now()` when the handler was created. */
+  readonly startTime: number;
+  /** The error that ended the request, if one did (for observers and `onFinish`). */
+  error: unknown;
+  private finished: boolean;
+  private aborted: boolean;
+  private chunks: (string | Uint8Array)[];
+  private bodyState: BodyState;
+  private rawBody: Buffer | null;
+  private queryArgs: Arguments | null;
+  private bodyArgs: Arguments | null;
+  private jsonValue: unknown;
+  private controller: AbortController | null;
+  private childLog: Logger | null;
+  private closeWatched: boolean;
+
+  /** Created by the application for each request; override {@link initialize}, not this. */
+  constructor(
+    application: Application,
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: CompiledRoute<RouteTarget> | null,
+  ) {
+    this.application = application;
+    this.request = request;
+    this.response = response;
+    this.route = route;
+    this.method = request.method ?? 'GET';
+    const url = request.url ?? '/';
+    const q = url.indexOf('?');
+    this.path = q < 0 ? url : url.slice(0, q);
+    this.queryString = q < 0 ? '' : url.slice(q + 1);
+    this.pathArgs = EMPTY_ARGS;
+    const makeId = application.settings.requestId;
+    this.requestId = makeId === undefined ? '' : makeId(request);
+    this.startTime = performance.now();
+    this.error = undefined;
+    this.finished = false;
+    this.aborted = false;
+    this.chunks = [];
+    this.bodyState = 'none';
+    this.rawBody = null;
+    this.queryArgs = null;
+    this.bodyArgs = null;
+    this.jsonValue = undefined;
+    this.controller = null;
+    this.childLog = null;
+    this.closeWatched = false;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hooks to override
+
+  /**
+   * Receives the route's options. Runs synchronously once the handler is constructed (so field
+   * initialisers have already run), before anything is read from the request: store the options
+   * on `this`; do no I/O here. Throwing here is a 500.
+   */
+  initialize(_options: O): void {}
+
+  /**
+   * Sets the headers every response of this handler starts with; runs in the constructor and again
+   * whenever the response is cleared (before an error page, say). Call `this.setHeader` here. The
+   * defaults (`Content-Type: text/html; charset=utf-8`, `X-Content-Type-Options: nosniff` and the
+   * request id) are already set when it runs.
+   */
+  setDefaultHeaders(): void {}
+
+  /**
+   * Runs before the verb method, after the body has been read. May be async. May finish the
+   * request (then the verb method is not called), or throw an {@link HttpError} to refuse it.
+   */
+  prepare(): void | Promise<void> {}
+
+  /**
+   * Runs once the response has been handed to the connection (after {@link finish}). Use it for
+   * clean-up and bookkeeping; it cannot change the response. Errors thrown here are logged.
+   */
+  onFinish(): void {}
+
+  /**
+   * Runs if the client closes the connection before the response is finished (a long poll whose
+   * client left, say). {@link signal} fires at the same moment. Errors thrown here are logged.
+   */
+  onConnectionClose(): void {}
+
+  /**
+   * Writes the body of an error response; override to render errors your way. The default writes
+   * RFC 9457 problem details as `application/problem+json`, with internal detail only in debug
+   * mode. Runs after the response was cleared and the status set; must finish the response (it
+   * is finished for it otherwise).
+   */
+  writeError(status: number, error: unknown): void {
+    this.setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
+    this.finish(JSON.stringify(problemFor(status, error, this.application.settings.debug)));
+  }
+
+  // Verb methods, defined by subclasses.
+  get?(...args: string[]): unknown;
+  head?(...args: string[]): unknown;
+  post?(...args: string[]): unknown;
+  put?(...args: string[]): unknown;
+  patch?(...args: string[]): unknown;
+  delete?(...args: string[]): unknown;
+  options?(...args: string[]): unknown;
+
+  // ---------------------------------------------------------------------------------------------
+  // Input
+
+  /** Named path parameters (from `{name}` templates or named groups), decoded. */
+  get pathParams(): Record<string, string> {
+    const params: Record<string, string> = Object.create(null);
+    const names = this.route?.paramNames ?? [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      if (name) params[name] = this.pathArgs[i] ?? '';
+    }
+    return params;
+  }
+
+  /** Query arguments: every value of each name. Bad percent-encoding is a 400. */
+  get queryArguments(): Arguments {
+    this.queryArgs ??= parseUrlEncoded(this.queryString, this.application.settings.maxParams);
+    return this.queryArgs;
+  }
+
+  /** Arguments from an `application/x-www-form-urlencoded` body (empty for other bodies). */
+  get bodyArguments(): Arguments {
+    if (this.bodyArgs === null) {
+      const type = this.request.headers['content-type'] ?? '';
+      const isForm = type.toLowerCase().startsWith('application/x-www-form-urlencoded');
+      if (isForm && this.rawBody !== null && this.rawBody.length > 0) {
+        const charset = charsetOf(type);
+        if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+          throw new HttpError(415, `unsupported charset ${charset}; forms must be UTF-8`);
+        }
+        const text = decodeUtf8(this.rawBody);
+        this.bodyArgs = parseUrlEncoded(text, this.application.settings.maxParams);
+      } else {
+        this.bodyArgs = Object.create(null) as Arguments;
+      }
+    }
+    return this.bodyArgs;
+  }
+
+  /**
+   * The last value of an argument from the query or a form body (Tornado's `get_argument`).
+   * Control characters become spaces and, unless `strip` is false, the ends are trimmed.
+   * Missing and no default given: a 400.
+   */
+  getArgument(name: string, defaultValue?: string, strip = true): string {
+    return lastOr(name, this.getArguments(name, strip), defaultValue);
+  }
+
+  /** Every value of an argument from the query and a form body, query values first. */
+  getArguments(name: string, strip = true): string[] {
+    return [...this.getQueryArguments(name, strip), ...this.getBodyArguments(name, strip)];
+  }
+
+  /** The last value of a query argument; missing and no default given: a 400. */
+  getQueryArgument(name: string, defaultValue?: string, strip = true): string {
+    return lastOr(name, this.getQueryArguments(name, strip), defaultValue);
+  }
+
+  /** Every value of a query argument. */
+  getQueryArguments(name: string, strip = true): string[] {
+    return (this.queryArguments[name] ?? []).map((v) => cleanArgument(v, strip));
+  }
+
+  /** The last value of a form body argument; missing and no default given: a 400. */
+  getBodyArgument(name: string, defaultValue?: string, strip = true): string {
+    return lastOr(name, this.getBodyArguments(name, strip), defaultValue);
+  }
+
+  /** Every value of a form body argument. */
+  getBodyArguments(name: string, strip = true): string[] {
+    return (this.bodyArguments[name] ?? []).map((v) => cleanArgument(v, strip));
+  }
+
+  /** The raw request body (empty when the request had none). */
+  get body(): Buffer {
+    return this.rawBody ?? Buffer.alloc(0);
+  }
+
+  /**
+   * The body parsed as JSON. Another content type is a 415; a malformed body, invalid UTF-8 or
+   * keys that could poison prototypes (`__proto__`, `constructor.prototype`) are a 400.
+   */
+  async json<T = unknown>(): Promise<T> {
+    if (this.jsonValue === undefined) {
+      this.jsonValue = parseJsonBody(this.body, this.request.headers['content-type']);
+    }
+    return this.jsonValue as T;
+  }
+
+  /**
+   * The client's address: the socket's peer, or with the application's `trustProxy` setting the
+   * `X-Real-IP` header, else the last address of `X-Forwarded-For`.
+   */
+  get remoteIp(): string {
+    if (this.application.settings.trustProxy) {
+      const real = this.request.headers['x-real-ip'];
+      if (typeof real === 'string' && real.trim() !== '') return real.trim();
+      const forwarded = this.request.headers['x-forwarded-for'];
+      if (typeof forwarded === 'string') {
+        const last = forwarded.split(',').pop()?.trim();
+        if (last) return last;
+      }
+    }
+    return this.request.socket.remoteAddress ?? '';
+  }
+
+  /**
+   * `http` or `https`: from the connection, or with `trustProxy` from `X-Forwarded-Proto` (or
+   * `X-Scheme`) when it names one of the two.
+   */
+  get protocol(): 'http' | 'https' {
+    if (this.application.settings.trustProxy) {
+      const header = this.request.headers['x-forwarded-proto'] ?? this.request.headers['x-scheme'];
+      const value = (typeof header === 'string' ? header.split(',').pop() : '')?.trim();
+      if (value === 'http' || value === 'https') return value;
+    }
+    return (this.request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  }
+
+  /**
+   * Fires when the client disconnects or the server starts draining, with a
+   * {@link RequestAborted} reason saying which. Pass it to anything that waits (long polls,
+   * streams, outgoing fetches) so that work stops when nobody is listening any more.
+   */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted || this.response.destroyed) {
+        this.controller.abort(new RequestAborted('disconnect'));
+      } else if (this.application.draining) {
+        this.controller.abort(new RequestAborted('shutdown'));
+      } else {
+        this.watchClose();
+        this.application.trackAbortable(this);
+      }
+    }
+    return this.controller.signal;
+  }
+
+  /** A logger for this request: the application's, carrying the request id when it has one. */
+  get log(): Logger {
+    if (this.childLog === null) {
+      const base = this.application.logger;
+      this.childLog =
+        this.requestId !== '' && base.child ? base.child({ reqId: this.requestId }) : base;
+    }
+    return this.childLog;
+  }
+
+  /** Builds a URL path for a named route (see {@link Application.reverseUrl}). */
+  reverseUrl(name: string, ...args: (string | number)[]): string {
+    return this.application.reverseUrl(name, ...args);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output
+
+  /** The response status. */
+  get status(): number {
+    return this.response.statusCode;
+  }
+
+  /** Whether {@link finish} has been called (or the request ended otherwise). */
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** Whether the client went away before the response was finished. */
+  get isAborted(): boolean {
+    return this.aborted;
+  }
+
+  /** Sets the response status, and optionally its reason phrase. */
+  setStatus(status: number, reason?: string): this {
+    if (!Number.isInteger(status) || status < 100 || status > 999) {
+      throw new RangeError(`bad HTTP status ${status}`);
+    }
+    this.response.statusCode = status;
+    if (reason !== undefined) {
+      checkHeaderValue('reason', reason);
+      this.response.statusMessage = reason;
+    }
+    return this;
+  }
+
+  /** Sets a response header, replacing any value it had. CR, LF or NUL in either part throws. */
+  setHeader(name: string, value: string | number): this {
+    const text = String(value);
+    checkHeaderValue(name, text);
+    this.response.setHeader(name, text);
+    return this;
+  }
+
+  /** Adds a value to a response header that may repeat (such as `Set-Cookie`). */
+  addHeader(name: string, value: string | number): this {
+    const text = String(value);
+    checkHeaderValue(name, text);
+    this.response.appendHeader(name, text);
+    return this;
+  }
+
+  /** Removes a response header. */
+  clearHeader(name: string): this {
+    this.response.removeHeader(name);
+    return this;
+  }
+
+  /**
+   * Buffers a chunk of the body. Strings and bytes are sent as they are; any other value is sent
+   * as JSON and sets `Content-Type: application/json; charset=utf-8`. Nothing goes out until
+   * {@link flush} or {@link finish}.
+   */
+  write(chunk: Chunk): this {
+    if (this.finished) throw new Error('write() after finish()');
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
+      this.chunks.push(chunk);
+    } else {
+      const json = JSON.stringify(chunk);
+      if (json === undefined) throw new TypeError('write() was given a value JSON cannot encode');
+      if (!this.response.headersSent) {
+        this.response.setHeader('Content-Type', 'application/json; charset=utf-8');
+      }
+      this.chunks.push(json);
+    }
+    return this;
+  }
+
+  /**
+   * Sends the headers (the first time) and whatever has been written so far. The promise resolves
+   * when the connection can take more (back-pressure), and rejects with {@link RequestAborted} if
+   * the client leaves first. The response then has no `Content-Length` (chunked encoding).
+   */
+  flush(): Promise<void> {
+    if (this.finished) return Promise.reject(new Error('flush() after finish()'));
+    const res = this.response;
+    if (this.aborted || res.destroyed) {
+      return Promise.reject(new RequestAborted('disconnect'));
+    }
+    if (!res.headersSent) this.prepareHeaders();
+    const body = this.takeBody();
+    if (body.length === 0) {
+      res.flushHeaders();
+      return Promise.resolve();
+    }
+    if (res.write(body)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        if (res.destroyed && !res.writableFinished) reject(new RequestAborted('disconnect'));
+        else resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+
+  /**
+   * Ends the response, optionally writing a last chunk first. A response that was never flushed
+   * goes out in one piece with a `Content-Length`. Calling it twice throws.
+   */
+  finish(chunk?: Chunk): void {
+    if (this.finished) throw new Error('finish() called twice');
+    if (chunk !== undefined) this.write(chunk);
+    this.finished = true;
+    const res = this.response;
+    if (this.aborted || res.destroyed) return;
+    if (res.headersSent) {
+      const body = this.takeBody();
+      if (body.length > 0) res.end(body);
+      else res.end();
+    } else {
+      this.prepareHeaders();
+      const status = res.statusCode;
+      const body = this.takeBody();
+      if (status === 204 || status === 304 || status < 200) {
+        res.end();
+      } else if (this.method === 'HEAD') {
+        if (!res.hasHeader('content-length')) {
+          res.setHeader('Content-Length', Buffer.byteLength(body));
+        }
+        res.end();
+      } else {
+        res.end(body);
+      }
+    }
+    try {
+      this.onFinish();
+    } catch (error) {
+      this.logException(error);
+    }
+  }
+
+  /**
+   * Redirects to `url` (302 unless told otherwise) and finishes the response.
+   */
+  redirect(url: string, status = 302): void {
+    if (status < 300 || status > 399) throw new RangeError(`bad redirect status ${status}`);
+    this.setStatus(status);
+    this.setHeader('Location', url);
+    this.finish();
+  }
+
+  /**
+   * Answers with an error: clears what was written and the headers set so far (the defaults are
+   * set again), adds the headers of an {@link HttpError}, and calls {@link writeError}. If the
+   * headers were already sent, the connection is closed instead, so the client can tell the
+   * response is incomplete.
+   */
+  sendError(status = 500, error?: unknown): void {
+    const res = this.response;
+    if (this.finished && !res.headersSent) return;
+    if (res.headersSent) {
+      if (!this.finished) {
+        this.finished = true;
+        res.destroy();
+      }
+      return;
+    }
+    this.clear();
+    this.setStatus(status);
+    if (error instanceof HttpError && error.headers !== undefined) {
+      for (const [name, value] of Object.entries(error.headers)) this.setHeader(name, value);
+    }
+    try {
+      this.writeError(status, error);
+    } catch (writeFailure) {
+      this.logException(writeFailure);
+    }
+    if (!this.finished) {
+      if (res.headersSent) {
+        this.finished = true;
+        res.destroy();
+      } else {
+        this.chunks = [];
+        this.finish();
+      }
+    }
+  }
+
+  /** Resets status, headers and buffered output to what a fresh handler starts with. */
+  clear(): void {
+    const res = this.response;
+    if (res.headersSent) throw new Error('clear() after the headers were sent');
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.statusCode = 200;
+    res.statusMessage = '';
+    this.chunks = [];
+    this.applyDefaultHeaders();
+  }
+
+  /**
+   * Logs an unexpected error with the request's method, path and id. Override to report errors
+   * elsewhere as well.
+   */
+  logException(error: unknown): void {
+    this.log.error(
+      { err: error, method: this.method, url: this.path },
+      'uncaught error in handler',
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Machinery (used by Application; not part of the handler-writing API)
+
+  /** @internal Runs the request through the lifecycle. */
+  execute(options: O, rawArgs: readonly string[]): void {
+    try {
+      this.applyDefaultHeaders();
+      this.initialize(options);
+      if (this.application.observed) this.watchClose();
+      else if (handlerInfoOf(this).watchesClose) this.watchClose();
+      if (rawArgs.length > 0) this.pathArgs = rawArgs.map(decodePathArgument);
+      const verb = handlerInfoOf(this).verbs.get(this.method);
+      if (verb === undefined) {
+        this.answerWithoutVerb();
+        return;
+      }
+      const req = this.request;
+      const klass = this.constructor as { maxBodyBytes?: number };
+      if (hasRequestBody(req)) {
+        this.bodyState = 'unread';
+        const limit = klass.maxBodyBytes ?? this.application.settings.maxBodyBytes;
+        readBody(req, limit).then(
+          (body) => {
+            this.rawBody = body;
+            this.bodyState = 'read';
+            this.runPrepare(verb);
+          },
+          (error: unknown) => this.handleError(error),
+        );
+        return;
+      }
+      this.runPrepare(verb);
+    } catch (error) {
+      this.handleError(error);
+    }
+  }
+
+  /** @internal Aborts the request's signal because the server is draining. */
+  abortForShutdown(): void {
+    this.controller?.abort(new RequestAborted('shutdown'));
+  }
+
+  /** @internal Called once when the response closes, finished or not. */
+  connectionClosed(): void {
+    if (this.controller !== null) this.application.untrackAbortable(this);
+    if (!this.response.writableFinished && !this.aborted) {
+      this.aborted = true;
+      this.controller?.abort(new RequestAborted('disconnect'));
+      try {
+        this.onConnectionClose();
+      } catch (error) {
+        this.logException(error);
+      }
+    }
+    const observers = this.application.finishObservers;
+    if (observers !== null) {
+      for (let i = 0; i < observers.length; i++) {
+        try {
+          (observers[i] as (h: RequestHandler<unknown>) => void)(this as RequestHandler<unknown>);
+        } catch (error) {
+          this.application.logger.error({ err: error }, 'request observer failed');
+        }
+      }
+    }
+  }
+
+  private watchClose(): void {
+    if (this.closeWatched) return;
+    this.closeWatched = true;
+    (this.response as ServerResponse & { [kHandler]: unknown })[kHandler] = this;
+    this.response.once('close', onResponseClose);
+  }
+
+  private answerWithoutVerb(): void {
+    const info = handlerInfoOf(this);
+    if (this.method === 'OPTIONS') {
+      this.setStatus(204);
+      this.setHeader('Allow', info.allow);
+      this.finish();
+      return;
+    }
+    throw new HttpError(405, `${this.method} is not allowed here`, {
+      headers: { Allow: info.allow },
+    });
+  }
+
+  private runPrepare(verb: Verb): void {
+    try {
+      const prepared = this.prepare();
+      if (isThenable(prepared)) {
+        prepared.then(
+          () => this.runVerb(verb),
+          (error: unknown) => this.handleError(error),
+        );
+        return;
+      }
+      this.runVerb(verb);
+    } catch (error) {
+      this.handleError(error);
+    }
+  }
+
+  private runVerb(verb: Verb): void {
+    if (this.finished) return;
+    try {
+      const fn = this[verb] as VerbFunction;
+      const args = this.pathArgs;
+      const result =
+        args.length === 0
+          ? fn.call(this as RequestHandler<unknown>)
+          : fn.apply(this as RequestHandler<unknown>, args as string[]);
+      if (isThenable(result)) {
+        result.then(
+          () => this.autoFinish(),
+          (error: unknown) => this.handleError(error),
+        );
+        return;
+      }
+      this.autoFinish();
+    } catch (error) {
+      this.handleError(error);
+    }
+  }
+
+  private autoFinish(): void {
+    if (this.finished) return;
+    try {
+      this.finish();
+    } catch (error) {
+      this.handleError(error);
+    }
+  }
+
+  private handleError(error: unknown): void {
+    try {
+      if (error instanceof Finish) {
+        if (!this.finished) this.finish();
+        return;
+      }
+      const aborted = abortCause(error);
+      if (aborted === 'disconnect' || this.aborted || this.response.destroyed) {
+        this.finished = true;
+        return;
+      }
+      this.error = error;
+      if (this.finished || this.response.headersSent) {
+        this.logException(error);
+        this.sendError(500, error); // headers are out: this closes the connection
+        return;
+      }
+      if (aborted === 'shutdown') {
+        this.sendError(503, new HttpError(503, 'the server is shutting down'));
+        return;
+      }
+      if (error instanceof HttpError) {
+        this.sendError(error.status, error);
+        return;
+      }
+      this.logException(error);
+      this.sendError(500, error);
+    } catch (failure) {
+      // Last resort: never let an error escape into the event loop.
+      this.application.logger.error({ err: failure }, 'error while handling an error');
+      if (!this.response.headersSent && !this.response.destroyed) {
+        this.response.statusCode = 500;
+        this.response.end();
+      } else {
+        this.response.destroy();
+      }
+      this.finished = true;
+    }
+  }
+
+  private applyDefaultHeaders(): void {
+    const res = this.response;
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (this.requestId !== '') res.setHeader('X-Request-Id', this.requestId);
+    this.setDefaultHeaders();
+  }
+
+  /** Last-minute header decisions, made once just before the headers go out. */
+  private prepareHeaders(): void {
+    if (this.bodyState !== 'read' && mustCloseForUnreadBody(this.request)) {
+      this.response.shouldKeepAlive = false;
+    }
+  }
+
+  private takeBody(): string | Buffer {
+    const chunks = this.chunks;
+    if (chunks.length === 0) return '';
+    this.chunks = [];
+    if (chunks.length === 1) {
+      const only = chunks[0] as string | Uint8Array;
+      return typeof only === 'string'
+        ? only
+        : Buffer.from(only.buffer, only.byteOffset, only.length);
+    }
+    return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
+  }
+}
+
+function lastOr(name: string, values: string[], defaultValue: string | undefined): string {
+  const last = values[values.length - 1];
+  if (last !== undefined) return last;
+  if (defaultValue !== undefined) return defaultValue;
+  throw new HttpError(400, `missing argument ${name}`);
+}
+
+function checkHeaderValue(name: string, value: string): void {
+  if (HEADER_INJECTION.test(name) || HEADER_INJECTION.test(value)) {
+    throw new TypeError(`header ${JSON.stringify(name)} contains CR, LF or NUL`);
+  }
+}
+
+function abortCause(error: unknown): 'disconnect' | 'shutdown' | null {
+  let current: unknown = error;
+  // An AbortError from an API given `signal` carries the signal's reason as its cause.
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    if (current instanceof RequestAborted) return current.kind;
+    current = current.cause;
+  }
+  return null;
+}
+
+/** Works out (once per class) which verbs a handler class answers. */
+export function handlerInfoOf(handler: RequestHandler<unknown>): HandlerInfo {
+  const klass = handler.constructor;
+  let info = handlerInfo.get(klass);
+  if (info === undefined) {
+    const verbs = new Map<string, Verb>();
+    for (const method of HANDLER_METHODS) {
+      const name = method.toLowerCase() as Verb;
+      if (typeof handler[name] === 'function') verbs.set(method, name);
+    }
+    if (!verbs.has('HEAD') && verbs.has('GET')) verbs.set('HEAD', 'get');
+    const allowed = new Set(verbs.keys());
+    allowed.add('OPTIONS');
+    const proto = Object.getPrototypeOf(handler) as RequestHandler<unknown>;
+    info = {
+      verbs,
+      allow: HANDLER_METHODS.filter((m) => allowed.has(m)).join(', '),
+      watchesClose: proto.onConnectionClose !== RequestHandler.prototype.onConnectionClose,
+    };
+    handlerInfo.set(klass, info);
+  }
+  return info;
+}
