@@ -1,0 +1,75 @@
+import { HttpError, RequestHandler } from '../web/index.js';
+import { type ChatBatch, ChatRoom } from './chat-room.js';
+
+/** Longest a poll is held, in seconds. */
+export const MAX_POLL_SECONDS = 25;
+/** Longest message, in characters (code points). */
+export const MAX_TEXT_LENGTH = 1000;
+
+/** Options of the chat handlers. */
+export interface ChatOptions {
+  readonly room: ChatRoom;
+}
+
+/**
+ * `GET /chat/messages?after=ID&timeout=S`: a long poll for messages newer than `ID`.
+ * `POST /chat/messages` with `{"text": "..."}`: posts one.
+ */
+export class MessagesHandler extends RequestHandler<ChatOptions> {
+  private room!: ChatRoom;
+
+  override initialize(options: ChatOptions): void {
+    this.room = options.room;
+  }
+
+  override async get(): Promise<void> {
+    const timeoutSeconds = parseTimeout(this.getQueryArgument('timeout', ''));
+    const after = this.getQueryArgument('after', '');
+    if (after === '') {
+      this.sendBatch(ChatRoom.batch(this.room.latest()));
+      return;
+    }
+    if (!/^\d{1,15}$/.test(after)) {
+      throw new HttpError(400, 'after must be a message id (a non-negative integer)');
+    }
+    const batch = await this.room.wait(Number(after), timeoutSeconds * 1000, this.signal);
+    if (batch === null) {
+      // Timed out, or the server is shutting down: nothing new. (A client that left gets nothing.)
+      this.setStatus(204);
+      return;
+    }
+    this.sendBatch(batch);
+  }
+
+  override async post(): Promise<void> {
+    const body = await this.json();
+    const text = (body as { text?: unknown } | null)?.text;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(422, 'the body must be a JSON object like {"text": "..."}');
+    }
+    if (typeof text !== 'string') throw new HttpError(422, 'text must be a string');
+    const length = [...text].length;
+    if (length < 1 || length > MAX_TEXT_LENGTH) {
+      throw new HttpError(422, `text must be 1 to ${MAX_TEXT_LENGTH} characters, got ${length}`);
+    }
+    const message = this.room.post(text);
+    this.setStatus(201);
+    this.setHeader('Location', `/chat/messages?after=${message.id - 1}`);
+    this.finish(message);
+  }
+
+  private sendBatch(batch: ChatBatch): void {
+    this.setHeader('Content-Type', 'application/json; charset=utf-8');
+    this.setHeader('Cache-Control', 'no-store');
+    this.finish(batch.json);
+  }
+}
+
+function parseTimeout(raw: string): number {
+  if (raw === '') return MAX_POLL_SECONDS;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new HttpError(400, 'timeout must be a non-negative number of seconds');
+  }
+  return Math.min(seconds, MAX_POLL_SECONDS);
+}

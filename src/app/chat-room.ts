@@ -1,0 +1,118 @@
+/** One chat message as the API shows it. */
+export interface ChatMessage {
+  readonly id: number;
+  readonly text: string;
+  /** When it was posted, ISO 8601 in UTC. */
+  readonly at: string;
+}
+
+/** Messages for one poll, with their JSON body serialised once for every poll that shares it. */
+export interface ChatBatch {
+  readonly messages: readonly ChatMessage[];
+  /** `{"messages":[...]}` */
+  readonly json: string;
+}
+
+interface Waiter {
+  readonly after: number;
+  readonly resolve: (batch: ChatBatch | null) => void;
+  readonly timer: NodeJS.Timeout;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
+}
+
+/**
+ * An in-memory chat: a bounded history and the long polls waiting for what comes next.
+ *
+ * Ids are consecutive integers from 1. A waiting poll costs one timer and one set entry; when a
+ * message arrives, every waiter is answered, and polls asking from the same id share one
+ * serialised body (serialise once, write many).
+ */
+export class ChatRoom {
+  private readonly history: ChatMessage[] = [];
+  private readonly waiters = new Set<Waiter>();
+  private nextId = 1;
+
+  /** @param capacity how many messages are kept; older ones are forgotten */
+  constructor(readonly capacity = 1000) {}
+
+  /** The id of the newest message (0 when there is none). */
+  get lastId(): number {
+    return this.nextId - 1;
+  }
+
+  /** How many polls are waiting. */
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  /** Stores a message and answers every waiting poll. */
+  post(text: string, now = new Date()): ChatMessage {
+    const message: ChatMessage = { id: this.nextId++, text, at: now.toISOString() };
+    this.history.push(message);
+    if (this.history.length > this.capacity) this.history.shift();
+    this.wakeAll();
+    return message;
+  }
+
+  /**
+   * The messages newer than `after`, oldest first. An `after` beyond the newest id (a client that
+   * saw an earlier incarnation of the room) gets the whole history, so it can start over.
+   */
+  since(after: number): ChatMessage[] {
+    if (after > this.lastId) return this.history.slice();
+    const first = this.history[0];
+    if (first === undefined) return [];
+    return this.history.slice(Math.max(0, after - first.id + 1));
+  }
+
+  /** The newest `count` messages, oldest first. */
+  latest(count = 100): ChatMessage[] {
+    return this.history.slice(-count);
+  }
+
+  /** A batch for the given messages. */
+  static batch(messages: readonly ChatMessage[]): ChatBatch {
+    return { messages, json: JSON.stringify({ messages }) };
+  }
+
+  /**
+   * Waits for messages newer than `after`: resolves with them as soon as there are any (at once
+   * if there already are), or with `null` after `timeoutMs` or when `signal` fires.
+   */
+  wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null> {
+    const ready = this.since(after);
+    if (ready.length > 0) return Promise.resolve(ChatRoom.batch(ready));
+    if (signal?.aborted) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        after,
+        resolve,
+        timer: setTimeout(() => this.release(waiter, null), timeoutMs),
+        signal,
+        onAbort: () => this.release(waiter, null),
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.waiters.add(waiter);
+    });
+  }
+
+  private release(waiter: Waiter, batch: ChatBatch | null): void {
+    if (!this.waiters.delete(waiter)) return;
+    clearTimeout(waiter.timer);
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.resolve(batch);
+  }
+
+  private wakeAll(): void {
+    const shared = new Map<number, ChatBatch>();
+    for (const waiter of this.waiters) {
+      let batch = shared.get(waiter.after);
+      if (batch === undefined) {
+        batch = ChatRoom.batch(this.since(waiter.after));
+        shared.set(waiter.after, batch);
+      }
+      this.release(waiter, batch);
+    }
+  }
+}

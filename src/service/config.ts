@@ -1,0 +1,91 @@
+/** The service's configuration, read once from the environment at start-up. */
+export interface Config {
+  readonly port: number;
+  /** Listen address; `undefined` means all interfaces. */
+  readonly host: string | undefined;
+  /** Second listener for probes and metrics, if set. */
+  readonly adminPort: number | undefined;
+  /** `auto`, or a fixed number of worker processes (1 = no cluster primary). */
+  readonly workers: 'auto' | number;
+  readonly logLevel: LogLevel;
+  readonly logFormat: 'json' | 'pretty';
+  readonly shutdownDelayMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxBodyBytes: number;
+}
+
+/** pino's levels. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A bad environment variable: the message is one line naming it, its value and what it accepts. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    value: string,
+    accepts: string,
+  ) {
+    super(`${variable}=${JSON.stringify(value)} is not valid: expected ${accepts}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim();
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+const MAX_MS = 2_147_483_647; // the largest delay a Node timer accepts
+
+/**
+ * Parses every variable of the service contract. Throws a {@link ConfigError} for the first bad
+ * value, before anything listens.
+ */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const port = integer(env, 'PORT', 8080, 0, 65535);
+  const rawAdmin = env.ADMIN_PORT;
+  const adminPort =
+    rawAdmin === undefined || rawAdmin.trim() === ''
+      ? undefined
+      : integer(env, 'ADMIN_PORT', 0, 0, 65535);
+  const rawWorkers = env.WORKERS?.trim().toLowerCase();
+  let workers: 'auto' | number = 'auto';
+  if (rawWorkers !== undefined && rawWorkers !== '' && rawWorkers !== 'auto') {
+    if (!/^\d+$/.test(rawWorkers) || Number(rawWorkers) < 1 || Number(rawWorkers) > 1024) {
+      throw new ConfigError('WORKERS', env.WORKERS ?? '', '"auto" or an integer from 1 to 1024');
+    }
+    workers = Number(rawWorkers);
+  }
+  const host = env.HOST?.trim() ? env.HOST.trim() : undefined;
+  const inKubernetes = (env.KUBERNETES_SERVICE_HOST ?? '') !== '';
+  return Object.freeze({
+    port,
+    host,
+    adminPort,
+    workers,
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    logFormat: oneOf(env, 'LOG_FORMAT', 'json', ['json', 'pretty'] as const),
+    shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', inKubernetes ? 5000 : 0, 0, MAX_MS),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, MAX_MS),
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 0, MAX_MS),
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 0, Number.MAX_SAFE_INTEGER),
+  });
+}
