@@ -1,45 +1,30 @@
-import { createExampleApp } from './app/app.js';
-import { ConfigError, loadConfig } from './service/config.js';
-import { HttpServer } from './web/index.js';
+/**
+ * The container's entry point: read the configuration, then run the example service.
+ * Replace `exampleRoutes` with your own routes.
+ */
+import { exampleRoutes } from './app/app.js';
+import { ChatRoom } from './app/chat-room.js';
+import { type Config, ConfigError, loadConfig } from './service/config.js';
+import { Service } from './service/service.js';
 
-function line(level: number, msg: string, extra: Record<string, unknown> = {}): void {
-  process.stdout.write(
-    `${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...extra, msg })}\n`,
-  );
-}
+/** Exit code for a bad configuration (sysexits' EX_CONFIG). */
+const EX_CONFIG = 78;
 
-async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
+function configOrExit(): Readonly<Config> {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`configuration error: ${error.message}\n`);
-      process.exit(2);
+      process.exit(EX_CONFIG);
     }
     throw error;
   }
-  const { app } = createExampleApp({ maxBodyBytes: config.maxBodyBytes });
-  const server = new HttpServer(app, { keepAliveTimeoutMs: config.keepAliveTimeoutMs });
-  const address = await server.listen(config.port, config.host);
-  line(30, `listening on port ${address.port}`, { port: address.port, address: address.address });
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    line(30, `${signal} received, shutting down`, { signal });
-    setTimeout(async () => {
-      const { forced } = await server.close(config.shutdownTimeoutMs);
-      line(forced ? 50 : 30, forced ? 'shutdown deadline passed' : 'shutdown complete');
-      process.exitCode = forced ? 1 : 0;
-    }, config.shutdownDelayMs);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`fatal: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
+const config = configOrExit();
+const service = new Service({ config, routes: exampleRoutes(new ChatRoom(1000)) });
+service.start().catch((error: unknown) => {
+  service.logger.fatal({ err: error }, 'start-up failed');
+  service.logger.flush(() => process.exit(1));
 });

@@ -1,7 +1,15 @@
-import { Application, type ApplicationSettings, url } from '../web/index.js';
+import { Application, type ApplicationSettings, type RouteEntry, url } from '../web/index.js';
 import { MessagesHandler } from './chat-handlers.js';
 import { ChatRoom } from './chat-room.js';
 import { MainHandler } from './hello.js';
+
+/** The example service's routes: the greeting and the long-poll chat backed by `room`. */
+export function exampleRoutes(room: ChatRoom): RouteEntry[] {
+  return [
+    url('/', MainHandler, undefined, 'home'),
+    url('/chat/messages', MessagesHandler, { room }, 'messages'),
+  ];
+}
 
 /** The example service: its application and the state behind it. */
 export interface ExampleService {
@@ -9,15 +17,8 @@ export interface ExampleService {
   readonly room: ChatRoom;
 }
 
-/** Builds the example service's application: the greeting and the long-poll chat. */
+/** Builds the example application alone (no probes, logs or metrics): handy in tests. */
 export function createExampleApp(settings: ApplicationSettings = {}): ExampleService {
   const room = new ChatRoom(1000);
-  const app = new Application(
-    [
-      url('/', MainHandler, undefined, 'home'),
-      url('/chat/messages', MessagesHandler, { room }, 'messages'),
-    ],
-    settings,
-  );
-  return { app, room };
+  return { app: new Application(exampleRoutes(room), settings), room };
 }

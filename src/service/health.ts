@@ -1,0 +1,125 @@
+/**
+ * Liveness, readiness and start-up state, with named readiness checks registered by user code.
+ */
+
+/** A readiness check: resolves (or returns) when ready; throws, rejects or returns `false` when not. */
+export type ReadinessCheck = (signal: AbortSignal) => unknown;
+
+/** Options of a readiness check. */
+export interface CheckOptions {
+  /** Longest a run may take before it counts as failed; keep it under the probe's timeout. */
+  readonly timeoutMs?: number;
+}
+
+/** One check's outcome, as `?verbose` shows it. */
+export interface CheckResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly error?: string;
+}
+
+/** The readiness verdict. */
+export interface Readiness {
+  readonly ok: boolean;
+  /** Why not ready when it is not for a reason other than a check (start-up, shutdown). */
+  readonly reason?: string;
+  readonly checks: readonly CheckResult[];
+}
+
+interface RegisteredCheck {
+  readonly name: string;
+  readonly fn: ReadinessCheck;
+  readonly timeoutMs: number;
+  /** The run in progress: concurrent probes share it instead of starting their own. */
+  running: Promise<CheckResult> | null;
+}
+
+/** Default timeout of a readiness check: below Kubernetes' default probe timeout of 1 s. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 800;
+
+/**
+ * The service's health: `started` once start-up finished (for `/startupz`), `shuttingDown` from
+ * the first shutdown signal (readiness fails from then on, liveness does not), and the readiness
+ * checks.
+ */
+export class Health {
+  private readonly checks: RegisteredCheck[] = [];
+  private isStarted = false;
+  private isShuttingDown = false;
+
+  /** Whether start-up has finished. */
+  get started(): boolean {
+    return this.isStarted;
+  }
+
+  /** Whether shutdown has begun. */
+  get shuttingDown(): boolean {
+    return this.isShuttingDown;
+  }
+
+  /** Marks start-up as finished: `/startupz` turns 200 for good, `/readyz` may follow. */
+  markStarted(): void {
+    this.isStarted = true;
+  }
+
+  /** Marks the start of shutdown: `/readyz` answers 503 from now on. */
+  beginShutdown(): void {
+    this.isShuttingDown = true;
+  }
+
+  /**
+   * Registers a named readiness check. It runs on each readiness probe (concurrent probes share
+   * one run) and fails if it throws, rejects, returns `false` or outlasts `timeoutMs`.
+   */
+  addReadinessCheck(name: string, fn: ReadinessCheck, options: CheckOptions = {}): void {
+    if (this.checks.some((c) => c.name === name)) {
+      throw new Error(`duplicate readiness check ${JSON.stringify(name)}`);
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+    this.checks.push({ name, fn, timeoutMs, running: null });
+  }
+
+  /** Runs every check (in parallel) and gives the verdict. */
+  async readiness(): Promise<Readiness> {
+    if (this.isShuttingDown) return { ok: false, reason: 'shutting down', checks: [] };
+    if (!this.isStarted) return { ok: false, reason: 'starting', checks: [] };
+    const checks = await Promise.all(this.checks.map((check) => this.run(check)));
+    return { ok: checks.every((c) => c.ok), checks };
+  }
+
+  private run(check: RegisteredCheck): Promise<CheckResult> {
+    check.running ??= runCheck(check).finally(() => {
+      check.running = null;
+    });
+    return check.running;
+  }
+}
+
+async function runCheck(check: RegisteredCheck): Promise<CheckResult> {
+  const start = performance.now();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`timed out after ${check.timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, check.timeoutMs);
+  });
+  const elapsed = (): number => Math.round((performance.now() - start) * 1000) / 1000;
+  try {
+    const value = await Promise.race([
+      Promise.resolve().then(() => check.fn(controller.signal)),
+      timeout,
+    ]);
+    if (value === false)
+      return { name: check.name, ok: false, durationMs: elapsed(), error: 'returned false' };
+    return { name: check.name, ok: true, durationMs: elapsed() };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { name: check.name, ok: false, durationMs: elapsed(), error: message };
+  } finally {
+    clearTimeout(timer);
+  }
+}

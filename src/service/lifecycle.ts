@@ -1,0 +1,150 @@
+import type { Logger } from 'pino';
+import type { HttpServer } from '../web/index.js';
+import type { Health } from './health.js';
+
+/** Something to do at shutdown, after the servers have drained (close a pool, flush a queue). */
+export type ShutdownHook = () => unknown;
+
+/** Where the shutdown sequence is. */
+export type LifecycleState = 'running' | 'delaying' | 'draining' | 'hooks' | 'exiting';
+
+/** Options of {@link Lifecycle}. */
+export interface LifecycleOptions {
+  readonly logger: Logger;
+  readonly health: Health;
+  readonly servers: readonly HttpServer[];
+  /** After the signal: how long to keep serving while readiness fails. */
+  readonly shutdownDelayMs: number;
+  /** After the delay: the most time in-flight requests get before their sockets are destroyed. */
+  readonly shutdownTimeoutMs: number;
+  /** Ends the process; default `process.exit`. Called once logs are flushed. */
+  readonly exit?: (code: number) => void;
+}
+
+interface RegisteredHook {
+  readonly name: string;
+  readonly fn: ShutdownHook;
+  readonly timeoutMs: number;
+}
+
+/** Default time a shutdown hook gets. */
+export const DEFAULT_HOOK_TIMEOUT_MS = 5000;
+
+/**
+ * The graceful shutdown state machine, one sequence with one deadline:
+ *
+ * 1. `delaying`: readiness fails at once; traffic is still served for `shutdownDelayMs`, while
+ *    load balancers take the pod out of rotation.
+ * 2. `draining`: every server closes gracefully (listener closed, `Connection: close`, idle
+ *    sockets closed, long polls released), with `shutdownTimeoutMs` before sockets are destroyed.
+ * 3. `hooks`: shutdown hooks run in reverse order of registration, each with its own timeout.
+ * 4. `exiting`: logs are flushed, then the process exits: 0 if everything ended cleanly, 1 if
+ *    sockets had to be destroyed, a hook failed, or the shutdown was caused by a crash.
+ *
+ * A second signal during shutdown is logged and otherwise ignored.
+ */
+export class Lifecycle {
+  private readonly hooks: RegisteredHook[] = [];
+  private current: LifecycleState = 'running';
+  private sequence: Promise<number> | null = null;
+  private installed = false;
+
+  constructor(private readonly options: LifecycleOptions) {}
+
+  /** Where the sequence is. */
+  get state(): LifecycleState {
+    return this.current;
+  }
+
+  /** Registers a shutdown hook; hooks run last-registered first. */
+  addShutdownHook(name: string, fn: ShutdownHook, timeoutMs = DEFAULT_HOOK_TIMEOUT_MS): void {
+    this.hooks.push({ name, fn, timeoutMs });
+  }
+
+  /**
+   * Handles SIGTERM and SIGINT (graceful shutdown, exit 0), and `uncaughtException` and
+   * `unhandledRejection` (a fatal log line, then the same shutdown with exit code 1).
+   */
+  install(): void {
+    if (this.installed) return;
+    this.installed = true;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      void this.shutdown(signal, 0);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('uncaughtException', (error) => {
+      this.options.logger.fatal({ err: error }, 'uncaught exception; shutting down');
+      void this.shutdown('uncaughtException', 1);
+    });
+    process.on('unhandledRejection', (reason) => {
+      this.options.logger.fatal({ err: reason }, 'unhandled promise rejection; shutting down');
+      void this.shutdown('unhandledRejection', 1);
+    });
+  }
+
+  /**
+   * Runs the shutdown sequence once; later calls get the same promise, which resolves with the exit
+   * code just before the process exits.
+   */
+  shutdown(reason: string, exitCode = 0): Promise<number> {
+    if (this.sequence !== null) {
+      this.options.logger.warn({ reason, state: this.current }, 'already shutting down');
+      return this.sequence;
+    }
+    this.sequence = this.run(reason, exitCode);
+    return this.sequence;
+  }
+
+  private async run(reason: string, requestedCode: number): Promise<number> {
+    const { logger, health, servers, shutdownDelayMs, shutdownTimeoutMs } = this.options;
+    let exitCode = requestedCode;
+    this.current = 'delaying';
+    health.beginShutdown();
+    logger.info(
+      { reason, shutdownDelayMs, shutdownTimeoutMs },
+      'shutdown started: readiness fails; still serving during the delay',
+    );
+    if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
+
+    this.current = 'draining';
+    logger.info({ connections: servers.reduce((n, s) => n + s.connections, 0) }, 'draining');
+    const results = await Promise.all(servers.map((s) => s.close(shutdownTimeoutMs)));
+    if (results.some((r) => r.forced)) {
+      logger.error({ shutdownTimeoutMs }, 'shutdown deadline passed; destroyed remaining sockets');
+      exitCode = 1;
+    }
+
+    this.current = 'hooks';
+    for (const hook of [...this.hooks].reverse()) {
+      if (!(await runHook(hook, logger))) exitCode = 1;
+    }
+
+    this.current = 'exiting';
+    logger.info({ exitCode }, 'shutdown complete');
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    (this.options.exit ?? ((code: number) => process.exit(code)))(exitCode);
+    return exitCode;
+  }
+}
+
+async function runHook(hook: RegisteredHook, logger: Logger): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.resolve().then(hook.fn),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${hook.timeoutMs} ms`)),
+          hook.timeoutMs,
+        );
+      }),
+    ]);
+    return true;
+  } catch (error) {
+    logger.error({ err: error, hook: hook.name }, 'shutdown hook failed');
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

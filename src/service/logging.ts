@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { RequestHandler, RequestObserver } from '../web/index.js';
+import type { LogLevel } from './config.js';
+
+/** Headers that never reach a log line, wherever they appear in the logged object. */
+export const REDACTED_HEADERS = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  readonly format: 'json' | 'pretty';
+  readonly service: string;
+  readonly version: string;
+  /** Extra header names to redact (lower case). */
+  readonly redactHeaders?: readonly string[];
+  /** Extra fields on every line (the cluster adds the worker id). */
+  readonly base?: Readonly<Record<string, unknown>>;
+  /** Where lines go; default stdout. */
+  readonly destination?: DestinationStream;
+  /** Environment to read the Kubernetes downward-API variables from. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+function redactPaths(headers: readonly string[]): string[] {
+  const paths: string[] = [];
+  for (const header of headers) {
+    const key = `[${JSON.stringify(header)}]`;
+    paths.push(`headers${key}`, `*.headers${key}`, `*.*.headers${key}`);
+  }
+  return paths;
+}
+
+/** Serialises an incoming request for a log line without any header that could carry secrets. */
+export function requestSerializer(
+  redacted: ReadonlySet<string>,
+): (req: IncomingMessage) => Record<string, unknown> {
+  return (req) => {
+    const headers: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(req.headers ?? {})) {
+      headers[name] = redacted.has(name) ? '[Redacted]' : value;
+    }
+    return { method: req.method, url: req.url, headers };
+  };
+}
+
+/**
+ * The service's pino logger: JSON lines on stdout (synchronous writes, so nothing is lost at exit), with the
+ * service name, version, pid and, when the downward-API variables are set, the pod, namespace and
+ * node on every line. Sensitive headers are redacted wherever they appear.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const env = options.env ?? process.env;
+  const headers = [...REDACTED_HEADERS, ...(options.redactHeaders ?? [])].map((h) =>
+    h.toLowerCase(),
+  );
+  const base: Record<string, unknown> = {
+    service: options.service,
+    version: options.version,
+    pid: process.pid,
+  };
+  if (env.POD_NAME) base.pod = env.POD_NAME;
+  if (env.POD_NAMESPACE) base.namespace = env.POD_NAMESPACE;
+  if (env.NODE_NAME) base.node = env.NODE_NAME;
+  Object.assign(base, options.base);
+  const redactedSet = new Set(headers);
+  // Synchronous writes to stdout: lines keep their order and none is lost when the process exits,
+  // on any exit path (an asynchronous SonicBoom can reorder or drop the lines in flight at exit).
+  let destination = options.destination ?? pino.destination({ dest: 1, sync: true });
+  if (options.format === 'pretty' && options.destination === undefined) {
+    destination = prettyStream() ?? destination;
+  }
+  return pino(
+    {
+      level: options.level,
+      base,
+      redact: { paths: redactPaths(headers), censor: '[Redacted]' },
+      serializers: {
+        err: pino.stdSerializers.err,
+        error: pino.stdSerializers.err,
+        req: requestSerializer(redactedSet),
+      },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}
+
+/** pino-pretty, a development dependency: absent in the production image, where JSON is used. */
+function prettyStream(): DestinationStream | null {
+  try {
+    const require = createRequire(import.meta.url);
+    const pretty = require('pino-pretty') as (opts: object) => DestinationStream;
+    return pretty({ colorize: process.stdout.isTTY === true, sync: true });
+  } catch {
+    process.stderr.write('LOG_FORMAT=pretty needs pino-pretty (a dev dependency); logging JSON\n');
+    return null;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Makes request ids: the client's `X-Request-Id` when it is 1–128 characters of
+ * `[A-Za-z0-9._-]`, otherwise a new id: a random per-process prefix and a counter, so ids are
+ * unique across workers and cheap to make.
+ */
+export function requestIdGenerator(): (req: IncomingMessage) => string {
+  const prefix = randomBytes(6).toString('base64url');
+  let counter = 0;
+  return (req) => {
+    const incoming = req.headers['x-request-id'];
+    if (typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming;
+    counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+    return `${prefix}-${counter.toString(36)}`;
+  };
+}
+
+/** Status code reported for a request whose client left before the response (nginx's 499). */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+/**
+ * One access log line per finished request: `reqId`, `method`, `url` (path), `route` (template),
+ * `statusCode`, `responseTime` (ms), `bytes`; info below 400, warn for 4xx, error for 5xx (with the
+ * error); requests to `quietRoutes` (probes, metrics) at debug. A request whose client went away is
+ * logged with `aborted: true` and status 499.
+ */
+export class AccessLog implements RequestObserver {
+  constructor(
+    private readonly logger: Logger,
+    private readonly quietRoutes: ReadonlySet<string>,
+  ) {}
+
+  requestFinished(handler: RequestHandler<unknown>): void {
+    const route = handler.route?.pattern ?? null;
+    const aborted = handler.isAborted;
+    const statusCode = aborted ? CLIENT_CLOSED_REQUEST : handler.status;
+    let level: 'debug' | 'info' | 'warn' | 'error';
+    if (route !== null && this.quietRoutes.has(route)) level = 'debug';
+    else if (statusCode >= 500 && !aborted) level = 'error';
+    else if (statusCode >= 400) level = 'warn';
+    else level = 'info';
+    if (!this.logger.isLevelEnabled(level)) return;
+    const line: Record<string, unknown> = {
+      reqId: handler.requestId,
+      method: handler.method,
+      url: handler.path,
+      route,
+      statusCode,
+      responseTime: Math.round((performance.now() - handler.startTime) * 1000) / 1000,
+      bytes: handler.bytesWritten,
+    };
+    if (aborted) line.aborted = true;
+    if (handler.error !== undefined && statusCode >= 500) line.err = handler.error;
+    this.logger[level](line, aborted ? 'request aborted' : 'request completed');
+  }
+}

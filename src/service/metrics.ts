@@ -1,0 +1,107 @@
+import client, { type Gauge, type Histogram, Registry } from 'prom-client';
+import type { RequestHandler, RequestObserver } from '../web/index.js';
+import { CLIENT_CLOSED_REQUEST } from './logging.js';
+
+/** Route label of requests that matched no route. */
+export const UNMATCHED_ROUTE = '__unmatched__';
+/** Method label of methods outside the standard ones. */
+export const OTHER_METHOD = '_OTHER';
+
+const STANDARD_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'CONNECT',
+  'TRACE',
+]);
+
+/** Latency buckets in seconds: 1 ms to 10 s, dense where web requests usually land. */
+export const HTTP_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/**
+ * prom-client's default Node.js gauges that end in `_total` (which `promtool check metrics`
+ * rejects, since `_total` is for counters). Their values are the sums of the by-type gauges that
+ * stay (`nodejs_active_handles`, `nodejs_active_requests`, `nodejs_active_resources`), so they
+ * are dropped: query `sum(nodejs_active_handles)` instead.
+ */
+export const DROPPED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** Options of {@link ServiceMetrics}. */
+export interface MetricsOptions {
+  /** Count probe and metrics requests too (off by default). */
+  readonly countQuietRoutes?: boolean;
+  /** Routes (templates) not counted unless `countQuietRoutes` is set. */
+  readonly quietRoutes?: ReadonlySet<string>;
+}
+
+/**
+ * The service's Prometheus registry: prom-client's default process and Node.js metrics, the
+ * `http_request_duration_seconds` histogram (labels `method`, `route`, `status_code`) and an
+ * in-flight gauge. Register your own metrics on {@link registry}.
+ */
+export class ServiceMetrics implements RequestObserver {
+  readonly registry: Registry;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  readonly inFlight: Gauge;
+  private readonly quietRoutes: ReadonlySet<string>;
+
+  constructor(options: MetricsOptions = {}) {
+    this.registry = new Registry();
+    client.collectDefaultMetrics({ register: this.registry });
+    for (const name of DROPPED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    this.httpDuration = new client.Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Duration of HTTP requests in seconds, by method, route template and status code.',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: HTTP_BUCKETS,
+      registers: [this.registry],
+    });
+    this.inFlight = new client.Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests being handled right now.',
+      registers: [this.registry],
+    });
+    this.quietRoutes = options.countQuietRoutes ? new Set() : (options.quietRoutes ?? new Set());
+  }
+
+  /** The Prometheus text exposition format's content type. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Renders every metric in the text exposition format. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  requestStarted(handler: RequestHandler<unknown>): void {
+    if (!this.isQuiet(handler)) this.inFlight.inc();
+  }
+
+  requestFinished(handler: RequestHandler<unknown>): void {
+    if (this.isQuiet(handler)) return;
+    this.inFlight.dec();
+    const method = STANDARD_METHODS.has(handler.method) ? handler.method : OTHER_METHOD;
+    const route = handler.route?.pattern ?? UNMATCHED_ROUTE;
+    const status = handler.isAborted ? CLIENT_CLOSED_REQUEST : handler.status;
+    this.httpDuration.observe(
+      { method, route, status_code: String(status) },
+      (performance.now() - handler.startTime) / 1000,
+    );
+  }
+
+  private isQuiet(handler: RequestHandler<unknown>): boolean {
+    const route = handler.route;
+    return route !== null && this.quietRoutes.has(route.pattern);
+  }
+}

@@ -1,0 +1,124 @@
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import {
+  Application,
+  type ApplicationSettings,
+  HttpServer,
+  type RouteEntry,
+} from '../web/index.js';
+import { type Config, loadConfig } from './config.js';
+import { Health } from './health.js';
+import { Lifecycle } from './lifecycle.js';
+import { AccessLog, createLogger, requestIdGenerator } from './logging.js';
+import { ServiceMetrics } from './metrics.js';
+import { operationalRoutes, QUIET_ROUTES } from './probes.js';
+
+/** Options of {@link Service}. */
+export interface ServiceOptions {
+  /** The application's own routes (the probes and `/metrics` are added in front of them). */
+  readonly routes: readonly RouteEntry[];
+  /** Application settings other than the ones the service owns (logger, request ids, body limit). */
+  readonly settings?: Omit<ApplicationSettings, 'logger' | 'requestId' | 'maxBodyBytes'>;
+  /** Configuration; default: read from the environment. */
+  readonly config?: Readonly<Config>;
+  /** Service name and version for log lines; default: from package.json. */
+  readonly name?: string;
+  readonly version?: string;
+  /** Extra header names to redact from logs. */
+  readonly redactHeaders?: readonly string[];
+  /** Extra fields on every log line. */
+  readonly logBase?: Readonly<Record<string, unknown>>;
+}
+
+function packageInfo(): { name: string; version: string } {
+  try {
+    const require = createRequire(import.meta.url);
+    const pkg = require('../../package.json') as { name?: string; version?: string };
+    return { name: pkg.name ?? 'service', version: pkg.version ?? '0.0.0' };
+  } catch {
+    return { name: 'service', version: '0.0.0' };
+  }
+}
+
+/**
+ * A production service around an application: pino logs with request ids and an access line per
+ * request, Prometheus metrics, health probes, an optional admin listener and graceful shutdown.
+ *
+ * @example
+ * const service = new Service({ routes: [url('/', MainHandler)] });
+ * service.health.addReadinessCheck('db', () => db.ping());
+ * service.lifecycle.addShutdownHook('db', () => db.close());
+ * await service.start();
+ */
+export class Service {
+  readonly config: Readonly<Config>;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly health: Health;
+  readonly app: Application;
+  /** The listener for probes and metrics alone, when `ADMIN_PORT` is set. */
+  readonly adminApp: Application | null;
+  readonly servers: readonly HttpServer[];
+  readonly lifecycle: Lifecycle;
+
+  constructor(options: ServiceOptions) {
+    this.config = options.config ?? loadConfig();
+    const info = packageInfo();
+    this.logger = createLogger({
+      level: this.config.logLevel,
+      format: this.config.logFormat,
+      service: options.name ?? info.name,
+      version: options.version ?? info.version,
+      ...(options.redactHeaders ? { redactHeaders: options.redactHeaders } : {}),
+      ...(options.logBase ? { base: options.logBase } : {}),
+    });
+    this.metrics = new ServiceMetrics({ quietRoutes: QUIET_ROUTES });
+    this.health = new Health();
+    const requestId = requestIdGenerator();
+    const accessLog = new AccessLog(this.logger, QUIET_ROUTES);
+    const ops = operationalRoutes(this.health, this.metrics);
+    const settings: ApplicationSettings = {
+      ...options.settings,
+      logger: this.logger,
+      requestId,
+      maxBodyBytes: this.config.maxBodyBytes,
+    };
+    this.app = new Application([...ops, ...options.routes], settings);
+    this.app.addObserver(this.metrics).addObserver(accessLog);
+    const serverOptions = { keepAliveTimeoutMs: this.config.keepAliveTimeoutMs };
+    const servers = [new HttpServer(this.app, serverOptions)];
+    this.adminApp = null;
+    if (this.config.adminPort !== undefined) {
+      this.adminApp = new Application(ops, { logger: this.logger, requestId });
+      this.adminApp.addObserver(accessLog);
+      servers.push(new HttpServer(this.adminApp, serverOptions));
+    }
+    this.servers = servers;
+    this.lifecycle = new Lifecycle({
+      logger: this.logger,
+      health: this.health,
+      servers,
+      shutdownDelayMs: this.config.shutdownDelayMs,
+      shutdownTimeoutMs: this.config.shutdownTimeoutMs,
+    });
+  }
+
+  /**
+   * Installs the signal and crash handlers, starts listening (application port, then admin port),
+   * marks start-up finished and logs the `listening` line.
+   */
+  async start(): Promise<void> {
+    this.lifecycle.install();
+    const [main, admin] = this.servers;
+    const address = await (main as HttpServer).listen(this.config.port, this.config.host);
+    let adminPort: number | undefined;
+    if (admin !== undefined && this.config.adminPort !== undefined) {
+      adminPort = (await admin.listen(this.config.adminPort, this.config.host)).port;
+    }
+    this.health.markStarted();
+    this.logger.info(
+      { port: address.port, address: address.address, adminPort },
+      `listening on port ${address.port}`,
+    );
+  }
+}
