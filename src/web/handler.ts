@@ -117,6 +117,8 @@ export class RequestHandler<O = undefined> {
   readonly startTime: number;
   /** The error that ended the request, if one did (for observers and `onFinish`). */
   error: unknown;
+  /** Body bytes handed to the connection so far (none for HEAD and 204/304 responses). */
+  bytesWritten: number;
   private finished: boolean;
   private aborted: boolean;
   private chunks: (string | Uint8Array)[];
@@ -150,6 +152,7 @@ export class RequestHandler<O = undefined> {
     this.requestId = makeId === undefined ? '' : makeId(request);
     this.startTime = performance.now();
     this.error = undefined;
+    this.bytesWritten = 0;
     this.finished = false;
     this.aborted = false;
     this.chunks = [];
@@ -463,7 +466,7 @@ export class RequestHandler<O = undefined> {
       res.flushHeaders();
       return Promise.resolve();
     }
-    if (res.write(body)) return Promise.resolve();
+    if (this.send(body, false)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const done = (): void => {
         res.off('drain', done);
@@ -487,9 +490,7 @@ export class RequestHandler<O = undefined> {
     const res = this.response;
     if (this.aborted || res.destroyed) return;
     if (res.headersSent) {
-      const body = this.takeBody();
-      if (body.length > 0) res.end(body);
-      else res.end();
+      this.send(this.takeBody(), true);
     } else {
       this.prepareHeaders();
       const status = res.statusCode;
@@ -502,7 +503,7 @@ export class RequestHandler<O = undefined> {
         }
         res.end();
       } else {
-        res.end(body);
+        this.send(body, true);
       }
     }
     try {
@@ -780,6 +781,18 @@ export class RequestHandler<O = undefined> {
         : Buffer.from(only.buffer, only.byteOffset, only.length);
     }
     return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
+  }
+
+  /** Hands body bytes to the connection, counting them. */
+  private send(body: string | Buffer, last: boolean): boolean {
+    if (body.length > 0 && this.method !== 'HEAD') {
+      this.bytesWritten += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    }
+    if (last) {
+      this.response.end(body);
+      return true;
+    }
+    return this.response.write(body);
   }
 }
 
