@@ -68,7 +68,7 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
 function parseTimeout(raw: string): number {
   if (raw === '') return MAX_POLL_SECONDS;
   const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds < 0) {
+  if (raw.trim() === '' || Number.isNaN(seconds) || seconds < 0) {
     throw new HttpError(400, 'timeout must be a non-negative number of seconds');
   }
   return Math.min(seconds, MAX_POLL_SECONDS);

@@ -68,7 +68,7 @@ export class ChatRoom {
 
   /** The newest `count` messages, oldest first. */
   latest(count = 100): ChatMessage[] {
-    return this.history.slice(-count);
+    return count > 0 ? this.history.slice(-count) : []; // slice(-0) would be the whole history
   }
 
   /** A batch for the given messages. */
