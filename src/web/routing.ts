@@ -270,10 +270,8 @@ export class Router<T> {
     name: string | undefined,
     index: number,
   ): RouteRecord<T> {
-    let source = regex.source;
-    if (!source.startsWith('^')) source = `^${source}`;
-    if (!source.endsWith('$') || source.endsWith('\\$')) source = `${source}$`;
-    const anchored = new RegExp(source, regex.flags.replace(/[gy]/g, ''));
+    // The group keeps a top-level alternation (`a|b`) anchored at both ends.
+    const anchored = new RegExp(`^(?:${regex.source})$`, regex.flags.replace(/[gy]/g, ''));
     const paramNames = captureGroupNames(regex.source);
     const route: RouteRecord<T> = {
       index,
@@ -283,7 +281,10 @@ export class Router<T> {
       target,
       reverse: regexReverser(regex.source),
     };
-    const prefix = regex.flags.includes('i') ? '' : literalPrefixOfRegex(source.slice(1));
+    const prefix =
+      regex.flags.includes('i') || hasTopLevelAlternation(regex.source)
+        ? ''
+        : literalPrefixOfRegex(regex.source.replace(/^\^/, ''));
     this.regexes.push({ route, regex: anchored, prefix, named: false });
     return route;
   }
@@ -443,6 +444,22 @@ function captureGroupNames(source: string): string[] {
   return names;
 }
 
+/** Whether a `|` outside any group or class splits the whole expression into alternatives. */
+function hasTopLevelAlternation(source: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
+}
+
 /** The literal text a regular expression (without its `^`) must start with. */
 function literalPrefixOfRegex(source: string): string {
   let prefix = '';
@@ -495,10 +512,11 @@ function regexReverser(original: string): Reverser {
         else if (d === ')') depth--;
         j++;
       }
-      const quantified = '*+?{'.includes(source[j] ?? '');
-      if (depth !== 0 || (source[i + 1] === '?' && source[i + 2] !== '<') || quantified) {
-        reversible = false;
-      }
+      const after = source[j];
+      const quantified = after !== undefined && '*+?{'.includes(after);
+      const lookbehind = source[i + 2] === '<' && (source[i + 3] === '=' || source[i + 3] === '!');
+      const special = source[i + 1] === '?' && (source[i + 2] !== '<' || lookbehind);
+      if (depth !== 0 || special || quantified) reversible = false;
       pieces.push('');
       i = j - 1;
     } else if ('^$.*+?[]{}|)'.includes(c)) {
