@@ -83,18 +83,14 @@ export interface ResolvedSettings {
   readonly requestId: ((request: IncomingMessage) => string) | undefined;
 }
 
-/** Answers 404 (as problem details) whatever the method. */
+/**
+ * Answers 404 (as problem details) whatever the method, PROPFIND and the like included: it refuses
+ * in `initialize`, before the method check (which would answer 405) and without reading a body.
+ */
 export class NotFoundHandler extends RequestHandler<unknown> {
-  override prepare(): void {
+  override initialize(_options: unknown): void {
     throw new HttpError(404, `no route for ${this.path}`);
   }
-  override get(): void {}
-  override head(): void {}
-  override post(): void {}
-  override put(): void {}
-  override patch(): void {}
-  override delete(): void {}
-  override options(): void {}
 }
 
 /**

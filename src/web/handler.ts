@@ -518,8 +518,8 @@ export class RequestHandler<O = undefined> {
    */
   redirect(url: string, status = 302): void {
     if (status < 300 || status > 399) throw new RangeError(`bad redirect status ${status}`);
+    this.setHeader('Location', url); // first: a URL with CR or LF throws before anything changes
     this.setStatus(status);
-    this.setHeader('Location', url);
     this.finish();
   }
 
@@ -548,13 +548,13 @@ export class RequestHandler<O = undefined> {
       this.writeError(status, error);
     } catch (writeFailure) {
       this.logException(writeFailure);
+      this.chunks = []; // a half-written error page is not sent
     }
     if (!this.finished) {
       if (res.headersSent) {
         this.finished = true;
         res.destroy();
       } else {
-        this.chunks = [];
         this.finish();
       }
     }
@@ -588,10 +588,11 @@ export class RequestHandler<O = undefined> {
   /** @internal Runs the request through the lifecycle. */
   execute(options: O, rawArgs: readonly string[]): void {
     try {
-      this.applyDefaultHeaders();
-      this.initialize(options);
+      // Watch first: a request refused by setDefaultHeaders or initialize still reaches observers.
       if (this.application.observed) this.watchClose();
       else if (handlerInfoOf(this).watchesClose) this.watchClose();
+      this.applyDefaultHeaders();
+      this.initialize(options);
       if (rawArgs.length > 0) this.pathArgs = rawArgs.map(decodePathArgument);
       const verb = handlerInfoOf(this).verbs.get(this.method);
       if (verb === undefined) {
@@ -722,7 +723,10 @@ export class RequestHandler<O = undefined> {
         return;
       }
       const aborted = abortCause(error);
-      if (aborted === 'disconnect' || this.aborted || this.response.destroyed) {
+      // A response destroyed before it was complete: the client left, nobody to answer. (Once
+      // complete, Node marks it destroyed too; an error then is a bug to log, below.)
+      const cutOff = this.response.destroyed && !this.response.writableFinished;
+      if (aborted === 'disconnect' || this.aborted || cutOff) {
         this.finished = true;
         return;
       }
