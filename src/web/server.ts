@@ -22,6 +22,20 @@ export interface ServerOptions {
   maxHeaderSize?: number;
 }
 
+/**
+ * While draining, how long a socket must stay quiet (no response in progress, nothing received)
+ * before it is closed. A client that just got a keep-alive response may be sending its next
+ * request right now; closing the socket under it resets that request.
+ */
+const QUIET_BEFORE_CLOSE_MS = 100;
+const REAP_INTERVAL_MS = 50;
+
+interface QuietState {
+  bytesRead: number;
+  since: number;
+  checks: number;
+}
+
 /** The outcome of {@link HttpServer.close}. */
 export interface CloseResult {
   /** Some connections were still busy at the deadline and were destroyed. */
@@ -46,7 +60,8 @@ function clientErrorResponse(code: string | undefined): string {
 /**
  * A node:http server with production timeouts, connection tracking and a graceful
  * {@link close}: stop accepting, let in-flight requests finish with `Connection: close`, close
- * idle keep-alive sockets (each one as it becomes idle), and destroy what is left at a deadline.
+ * idle keep-alive sockets (each one once it has been quiet for a moment), and destroy what is left
+ * at a deadline.
  *
  * @example
  * const server = new HttpServer(app);
@@ -133,8 +148,9 @@ export class HttpServer {
    *
    * 1. the listener closes, so new connections are refused rather than accepted and reset;
    * 2. the application's request signals fire with reason `shutdown` (long polls answer now);
-   * 3. responses from now on carry `Connection: close`; idle keep-alive sockets are closed now,
-   *    and every other one as soon as it is idle (never one whose next request has begun);
+   * 3. responses from now on carry `Connection: close`, so a busy socket closes after its
+   *    response; an idle keep-alive socket is closed once it has stayed quiet for a moment (100 ms:
+   *    closing it at once would reset a request the client may be sending on it right now);
    * 4. once every connection is closed the promise resolves; at `timeoutMs`, the remaining
    *    sockets are destroyed and it resolves with `forced: true`.
    */
@@ -142,20 +158,50 @@ export class HttpServer {
     this.closing ??= new Promise<CloseResult>((resolve) => {
       this.isDraining = true;
       let forced = false;
-      const reaper = setInterval(() => this.server.closeIdleConnections(), 50);
+      const quiet = new WeakMap<Socket, QuietState>();
+      const reaper = setInterval(() => this.closeQuietSockets(quiet), REAP_INTERVAL_MS);
       const deadline = setTimeout(() => {
         forced = this.sockets.size > 0;
         this.server.closeAllConnections();
         for (const socket of this.sockets) socket.destroy();
       }, timeoutMs);
-      this.server.close(() => {
-        clearInterval(reaper);
-        clearTimeout(deadline);
-        resolve({ forced });
-      });
-      this.server.closeIdleConnections();
+      // node:http's close() (Node >= 19) also destroys every idle keep-alive socket at once,
+      // racing a client that is sending its next request on one (a reset: nodejs/node#47130).
+      // Close the listener alone; the reaper closes idle sockets once they have been quiet.
+      const server = this.server as Server & { closeIdleConnections(): void };
+      server.closeIdleConnections = () => {};
+      try {
+        server.close(() => {
+          clearInterval(reaper);
+          clearTimeout(deadline);
+          resolve({ forced });
+        });
+      } finally {
+        Reflect.deleteProperty(server, 'closeIdleConnections');
+      }
       this.application?.beginDraining();
+      this.closeQuietSockets(quiet);
     });
     return this.closing;
+  }
+
+  /**
+   * Closes the sockets with no response in progress that have received nothing for
+   * {@link QUIET_BEFORE_CLOSE_MS} and over at least two checks (so that at least one turn of the
+   * event loop could have read a request waiting in the kernel). A socket that receives a request
+   * instead gets a response with `Connection: close` and is closed right after it.
+   */
+  private closeQuietSockets(quiet: WeakMap<Socket, QuietState>): void {
+    const now = performance.now();
+    for (const socket of this.sockets) {
+      const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      const state = quiet.get(socket);
+      const busy = (current !== null && current !== undefined) || socket.writableLength > 0;
+      if (busy || state === undefined || state.bytesRead !== socket.bytesRead) {
+        quiet.set(socket, { bytesRead: socket.bytesRead, since: now, checks: 0 });
+      } else if (++state.checks >= 2 && now - state.since >= QUIET_BEFORE_CLOSE_MS) {
+        socket.destroy();
+      }
+    }
   }
 }
