@@ -1,10 +1,10 @@
 import { Application, type ApplicationSettings, type RouteEntry, url } from '../web/index.js';
 import { MessagesHandler } from './chat-handlers.js';
-import { ChatRoom } from './chat-room.js';
+import { ChatRoom, type ChatStore } from './chat-room.js';
 import { MainHandler } from './hello.js';
 
 /** The example service's routes: the greeting and the long-poll chat backed by `room`. */
-export function exampleRoutes(room: ChatRoom): RouteEntry[] {
+export function exampleRoutes(room: ChatStore): RouteEntry[] {
   return [
     url('/', MainHandler, undefined, 'home'),
     url('/chat/messages', MessagesHandler, { room }, 'messages'),

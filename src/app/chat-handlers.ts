@@ -1,5 +1,5 @@
 import { HttpError, RequestHandler } from '../web/index.js';
-import { type ChatBatch, ChatRoom } from './chat-room.js';
+import { type ChatBatch, ChatRoom, type ChatStore } from './chat-room.js';
 
 /** Longest a poll is held, in seconds. */
 export const MAX_POLL_SECONDS = 25;
@@ -8,7 +8,7 @@ export const MAX_TEXT_LENGTH = 1000;
 
 /** Options of the chat handlers. */
 export interface ChatOptions {
-  readonly room: ChatRoom;
+  readonly room: ChatStore;
 }
 
 /**
@@ -16,7 +16,7 @@ export interface ChatOptions {
  * `POST /chat/messages` with `{"text": "..."}`: posts one.
  */
 export class MessagesHandler extends RequestHandler<ChatOptions> {
-  private room!: ChatRoom;
+  private room!: ChatStore;
 
   override initialize(options: ChatOptions): void {
     this.room = options.room;
@@ -52,7 +52,7 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
     if (length < 1 || length > MAX_TEXT_LENGTH) {
       throw new HttpError(422, `text must be 1 to ${MAX_TEXT_LENGTH} characters, got ${length}`);
     }
-    const message = this.room.post(text);
+    const message = await this.room.publish(text);
     this.setStatus(201);
     this.setHeader('Location', `/chat/messages?after=${message.id - 1}`);
     this.finish(message);

@@ -6,6 +6,14 @@ export interface ChatMessage {
   readonly at: string;
 }
 
+/** What the chat handlers need: the local {@link ChatRoom}, or a room shared by cluster workers. */
+export interface ChatStore {
+  /** Posts a message; resolves with it as stored (with its id). */
+  publish(text: string): ChatMessage | Promise<ChatMessage>;
+  latest(count?: number): ChatMessage[];
+  wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null>;
+}
+
 /** Messages for one poll, with their JSON body serialised once for every poll that shares it. */
 export interface ChatBatch {
   readonly messages: readonly ChatMessage[];
@@ -48,11 +56,37 @@ export class ChatRoom {
 
   /** Stores a message and answers every waiting poll. */
   post(text: string, now = new Date()): ChatMessage {
-    const message: ChatMessage = { id: this.nextId++, text, at: now.toISOString() };
+    const message: ChatMessage = { id: this.nextId, text, at: now.toISOString() };
+    this.deliver(message);
+    return message;
+  }
+
+  /** {@link ChatStore.publish}: here, the same as {@link post}. */
+  publish(text: string): ChatMessage {
+    return this.post(text);
+  }
+
+  /**
+   * Adds a message numbered elsewhere (by the cluster primary) and answers every waiting poll.
+   * Ids must keep increasing; a message at or below the newest id is ignored.
+   */
+  deliver(message: ChatMessage): void {
+    if (message.id <= this.lastId) return;
+    if (message.id !== this.nextId) this.history.length = 0; // a gap: older history is not contiguous
+    this.nextId = message.id + 1;
     this.history.push(message);
     if (this.history.length > this.capacity) this.history.shift();
     this.wakeAll();
-    return message;
+  }
+
+  /** Replaces the history (a new cluster worker catching up), answering polls it satisfies. */
+  load(messages: readonly ChatMessage[]): void {
+    const kept = messages.slice(-this.capacity);
+    const last = kept[kept.length - 1];
+    if (last === undefined || last.id < this.lastId) return;
+    this.history.splice(0, this.history.length, ...kept);
+    this.nextId = last.id + 1;
+    this.wakeAll();
   }
 
   /**

@@ -34,7 +34,8 @@ export const DEFAULT_HOOK_TIMEOUT_MS = 5000;
  * The graceful shutdown state machine, one sequence with one deadline:
  *
  * 1. `delaying`: readiness fails at once; traffic is still served for `shutdownDelayMs`, while
- *    load balancers take the pod out of rotation.
+ *    load balancers take the pod out of rotation; responses say `Connection: close`, so clients
+ *    on keep-alive connections reconnect (to other pods once the balancer has caught up).
  * 2. `draining`: every server closes gracefully (listener closed, `Connection: close`, idle
  *    sockets closed, long polls released), with `shutdownTimeoutMs` before sockets are destroyed.
  * 3. `hooks`: shutdown hooks run in reverse order of registration, each with its own timeout.
@@ -85,25 +86,31 @@ export class Lifecycle {
 
   /**
    * Runs the shutdown sequence once; later calls get the same promise, which resolves with the exit
-   * code just before the process exits.
+   * code just before the process exits. `keepReady` leaves readiness alone (a cluster worker
+   * replaced in a rolling restart: the pod stays ready).
    */
-  shutdown(reason: string, exitCode = 0): Promise<number> {
+  shutdown(reason: string, exitCode = 0, options: { keepReady?: boolean } = {}): Promise<number> {
     if (this.sequence !== null) {
       this.options.logger.warn({ reason, state: this.current }, 'already shutting down');
       return this.sequence;
     }
-    this.sequence = this.run(reason, exitCode);
+    this.sequence = this.run(reason, exitCode, options.keepReady === true);
     return this.sequence;
   }
 
-  private async run(reason: string, requestedCode: number): Promise<number> {
+  private async run(reason: string, requestedCode: number, keepReady: boolean): Promise<number> {
     const { logger, health, servers, shutdownDelayMs, shutdownTimeoutMs } = this.options;
     let exitCode = requestedCode;
     this.current = 'delaying';
-    health.beginShutdown();
+    // A worker retired by a rolling restart leaves a pod that stays ready.
+    if (!keepReady) health.beginShutdown();
+    // Clients on keep-alive connections reconnect, and elsewhere when the balancer has moved on.
+    for (const server of servers) server.stopKeepAlive();
     logger.info(
       { reason, shutdownDelayMs, shutdownTimeoutMs },
-      'shutdown started: readiness fails; still serving during the delay',
+      keepReady
+        ? 'shutdown started (readiness unchanged); still serving during the delay'
+        : 'shutdown started: readiness fails; still serving during the delay',
     );
     if (shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, shutdownDelayMs));
 

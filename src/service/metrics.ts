@@ -54,6 +54,7 @@ export class ServiceMetrics implements RequestObserver {
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   readonly inFlight: Gauge;
   private readonly quietRoutes: ReadonlySet<string>;
+  private source: (() => Promise<string>) | null = null;
 
   constructor(options: MetricsOptions = {}) {
     this.registry = new Registry();
@@ -79,9 +80,17 @@ export class ServiceMetrics implements RequestObserver {
     return this.registry.contentType;
   }
 
-  /** Renders every metric in the text exposition format. */
+  /**
+   * Renders the exposition: this process's registry, or, once {@link useSource} was called (in a
+   * cluster worker), whatever that source answers for the whole service.
+   */
   exposition(): Promise<string> {
-    return this.registry.metrics();
+    return this.source === null ? this.registry.metrics() : this.source();
+  }
+
+  /** Replaces where {@link exposition} comes from (the cluster's aggregated metrics). */
+  useSource(source: () => Promise<string>): void {
+    this.source = source;
   }
 
   requestStarted(handler: RequestHandler<unknown>): void {

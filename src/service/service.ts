@@ -30,7 +30,8 @@ export interface ServiceOptions {
   readonly logBase?: Readonly<Record<string, unknown>>;
 }
 
-function packageInfo(): { name: string; version: string } {
+/** The service's name and version, from package.json. */
+export function packageInfo(): { name: string; version: string } {
   try {
     const require = createRequire(import.meta.url);
     const pkg = require('../../package.json') as { name?: string; version?: string };
@@ -105,9 +106,10 @@ export class Service {
 
   /**
    * Installs the signal and crash handlers, starts listening (application port, then admin port),
-   * marks start-up finished and logs the `listening` line.
+   * marks start-up finished and logs the `listening` line (a cluster worker, whose primary
+   * announces the service, logs `worker started` instead). Resolves with the bound port.
    */
-  async start(): Promise<void> {
+  async start(options: { readonly announce?: boolean } = {}): Promise<number> {
     this.lifecycle.install();
     const [main, admin] = this.servers;
     const address = await (main as HttpServer).listen(this.config.port, this.config.host);
@@ -116,9 +118,11 @@ export class Service {
       adminPort = (await admin.listen(this.config.adminPort, this.config.host)).port;
     }
     this.health.markStarted();
+    const announce = options.announce ?? true;
     this.logger.info(
       { port: address.port, address: address.address, adminPort },
-      `listening on port ${address.port}`,
+      announce ? `listening on port ${address.port}` : `worker started on port ${address.port}`,
     );
+    return address.port;
   }
 }

@@ -177,7 +177,7 @@ export class RequestHandler<O = undefined> {
   initialize(_options: O): void {}
 
   /**
-   * Sets the headers every response of this handler starts with; runs in the constructor and again
+   * Sets the headers every response of this handler starts with; runs before `initialize` and again
    * whenever the response is cleared (before an error page, say). Call `this.setHeader` here. The
    * defaults (`Content-Type: text/html; charset=utf-8`, `X-Content-Type-Options: nosniff` and the
    * request id) are already set when it runs.
@@ -604,6 +604,13 @@ export class RequestHandler<O = undefined> {
       if (hasRequestBody(req)) {
         this.bodyState = 'unread';
         const limit = klass.maxBodyBytes ?? this.application.settings.maxBodyBytes;
+        const length = req.headers['content-length'];
+        if (
+          req.headers.expect?.toLowerCase() === '100-continue' &&
+          !(length !== undefined && Number(length) > limit)
+        ) {
+          this.response.writeContinue();
+        }
         readBody(req, limit).then(
           (body) => {
             this.rawBody = body;
@@ -767,9 +774,14 @@ export class RequestHandler<O = undefined> {
     this.setDefaultHeaders();
   }
 
-  /** Last-minute header decisions, made once just before the headers go out. */
+  /**
+   * Last-minute header decisions, made once just before the headers go out: a body that was
+   * refused (over the limit, say) is never read to keep the connection alive, so the connection
+   * closes; a body nobody asked for is discarded by node:http only while it is small.
+   */
   private prepareHeaders(): void {
-    if (this.bodyState !== 'read' && mustCloseForUnreadBody(this.request)) {
+    const unread = this.bodyState === 'unread' && !this.request.complete;
+    if (unread || (this.bodyState === 'none' && mustCloseForUnreadBody(this.request))) {
       this.response.shouldKeepAlive = false;
     }
   }

@@ -75,6 +75,7 @@ export class HttpServer {
   private readonly sockets = new Set<Socket>();
   private readonly application: Application | null;
   private isDraining = false;
+  private keepAliveOff = false;
   private closing: Promise<CloseResult> | null = null;
 
   constructor(app: Application | RequestListener, options: ServerOptions = {}) {
@@ -85,14 +86,15 @@ export class HttpServer {
     if (requestTimeout > 0 && headersTimeout > requestTimeout) headersTimeout = requestTimeout;
     const owner = this;
     const baseWriteHead = ServerResponse.prototype.writeHead;
-    // Every response written once draining has begun says `Connection: close`, so the socket is
-    // closed right after it instead of lingering idle (the check costs one property read).
+    // Every response written once keep-alive is off (draining, or shutdown announced) says
+    // `Connection: close`, so the socket is closed right after it instead of lingering idle (the
+    // check costs one property read).
     class DrainAwareResponse extends ServerResponse {}
     DrainAwareResponse.prototype.writeHead = function writeHead(
       this: ServerResponse,
       ...args: Parameters<typeof baseWriteHead>
     ) {
-      if (owner.isDraining) this.shouldKeepAlive = false;
+      if (owner.keepAliveOff) this.shouldKeepAlive = false;
       return baseWriteHead.apply(this, args);
     } as typeof baseWriteHead;
     this.server = createServer(
@@ -110,6 +112,12 @@ export class HttpServer {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
+    if (this.application !== null) {
+      // Let the handler decide on `Expect: 100-continue`: it sends 100 Continue only when it is
+      // about to read a body it accepts, and answers 413 at once to a Content-Length over its
+      // limit (node:http would invite the whole body first).
+      this.server.on('checkContinue', (req, res) => this.server.emit('request', req, res));
+    }
     this.server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
       const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
       if (error.code !== 'ECONNRESET' && socket.writable && !current?.headersSent) {
@@ -138,6 +146,15 @@ export class HttpServer {
     return this.sockets.size;
   }
 
+  /**
+   * From now on every response says `Connection: close`, so clients holding keep-alive connections
+   * reconnect (and, behind a Kubernetes Service, land on other pods) while this server still serves.
+   * Called when shutdown is announced, before the listener closes; {@link close} implies it.
+   */
+  stopKeepAlive(): void {
+    this.keepAliveOff = true;
+  }
+
   /** Whether {@link close} has begun. */
   get draining(): boolean {
     return this.isDraining;
@@ -157,6 +174,7 @@ export class HttpServer {
   close(timeoutMs = 10_000): Promise<CloseResult> {
     this.closing ??= new Promise<CloseResult>((resolve) => {
       this.isDraining = true;
+      this.keepAliveOff = true;
       let forced = false;
       const quiet = new WeakMap<Socket, QuietState>();
       const reaper = setInterval(() => this.closeQuietSockets(quiet), REAP_INTERVAL_MS);

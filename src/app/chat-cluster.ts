@@ -1,0 +1,63 @@
+/**
+ * The chat across cluster workers: the primary numbers and stores every message and broadcasts it;
+ * each worker keeps a copy of the history and its own waiting polls. A message posted to any worker
+ * reaches the polls waiting on every worker, and every worker shows the same history.
+ *
+ * The state lives in one pod: across pods the primary's part would be a shared broker.
+ */
+import type { Primary } from '../service/cluster/primary.js';
+import type { WorkerChannel } from '../service/cluster/worker-channel.js';
+import { MAX_TEXT_LENGTH } from './chat-handlers.js';
+import { type ChatBatch, type ChatMessage, ChatRoom, type ChatStore } from './chat-room.js';
+
+const POST = 'chat.post';
+const HISTORY = 'chat.history';
+const MESSAGE = 'chat.message';
+
+/** The primary's part: the numbering and the canonical history. */
+export function serveChatFromPrimary(primary: Primary, capacity = 1000): ChatRoom {
+  const room = new ChatRoom(capacity);
+  primary.handle(POST, (payload) => {
+    const text = (payload as { text?: unknown } | null)?.text;
+    if (typeof text !== 'string' || text.length === 0 || [...text].length > MAX_TEXT_LENGTH) {
+      throw new Error('bad chat text');
+    }
+    const message = room.post(text);
+    // Broadcast before the reply: the posting worker has the message in its room when it answers.
+    primary.broadcast(MESSAGE, message);
+    return message;
+  });
+  primary.handle(HISTORY, () => room.latest(capacity));
+  return room;
+}
+
+/** A worker's room: posts go through the primary; messages arrive by broadcast. */
+export class ClusterChatRoom implements ChatStore {
+  readonly local: ChatRoom;
+
+  constructor(
+    private readonly channel: WorkerChannel,
+    capacity = 1000,
+  ) {
+    this.local = new ChatRoom(capacity);
+    channel.subscribe(MESSAGE, (message) => this.local.deliver(message as ChatMessage));
+  }
+
+  /** Loads the history from the primary (a new or replacement worker catching up). */
+  async sync(): Promise<void> {
+    const history = (await this.channel.request(HISTORY, null)) as ChatMessage[];
+    this.local.load(history);
+  }
+
+  async publish(text: string): Promise<ChatMessage> {
+    return (await this.channel.request(POST, { text })) as ChatMessage;
+  }
+
+  latest(count?: number): ChatMessage[] {
+    return this.local.latest(count);
+  }
+
+  wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null> {
+    return this.local.wait(after, timeoutMs, signal);
+  }
+}

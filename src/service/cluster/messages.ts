@@ -1,0 +1,40 @@
+/**
+ * The IPC protocol between the primary and its workers. Every message is a plain object whose `t`
+ * starts with `tornode:`, so an application's own IPC messages never collide with it.
+ */
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+
+/** A worker's metrics as `registry.getMetricsAsJSON()` gives them. */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
+
+export type PrimaryMessage =
+  /** Pod shutdown: readiness fails, then the worker drains and exits. */
+  | { t: 'tornode:shutdown'; reason: string }
+  /** Rolling restart: the worker drains and exits, without failing readiness. */
+  | { t: 'tornode:retire' }
+  /** Asks for the worker's metrics. */
+  | { t: 'tornode:collect'; id: number }
+  /** The answer to a worker's request. */
+  | { t: 'tornode:reply'; id: number; ok: boolean; value?: unknown; error?: string }
+  /** A message for every worker. */
+  | { t: 'tornode:broadcast'; topic: string; payload: unknown };
+
+export type WorkerMessage =
+  /** The worker listens and is ready. */
+  | { t: 'tornode:ready'; port: number }
+  /** The answer to `collect`. */
+  | { t: 'tornode:metrics'; id: number; metrics: MetricsSnapshot }
+  /** The worker's last metrics, sent after it drained, just before it exits. */
+  | { t: 'tornode:final'; metrics: MetricsSnapshot }
+  /** A request to the primary, answered with `reply`. */
+  | { t: 'tornode:request'; id: number; topic: string; payload: unknown };
+
+/** Whether a message belongs to this protocol. */
+export function isProtocolMessage(message: unknown): message is { t: string } {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof (message as { t?: unknown }).t === 'string' &&
+    (message as { t: string }).t.startsWith('tornode:')
+  );
+}

@@ -1,0 +1,95 @@
+import { isProtocolMessage, type PrimaryMessage, type WorkerMessage } from './messages.js';
+
+type Subscriber = (payload: unknown) => void;
+
+/** Default time the primary gets to answer a worker's request. */
+export const REQUEST_TIMEOUT_MS = 2000;
+
+/**
+ * A worker's side of the IPC channel: requests to the primary (answered by handlers registered
+ * there) and topics the primary broadcasts to every worker.
+ */
+export class WorkerChannel {
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
+  private readonly subscribers = new Map<string, Subscriber[]>();
+  private readonly controlHandlers: ((message: PrimaryMessage) => void)[] = [];
+
+  constructor(private readonly proc: NodeJS.Process = process) {
+    proc.on('message', (message: unknown) => {
+      if (isProtocolMessage(message)) this.dispatch(message as PrimaryMessage);
+    });
+    proc.on('disconnect', () => {
+      for (const [id, request] of this.pending) {
+        clearTimeout(request.timer);
+        request.reject(new Error('the primary is gone'));
+        this.pending.delete(id);
+      }
+    });
+  }
+
+  /** Whether the IPC channel to the primary is open. */
+  get connected(): boolean {
+    return this.proc.connected === true;
+  }
+
+  /** Sends a protocol message to the primary; resolves once it was handed to the channel. */
+  send(message: WorkerMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!this.connected || this.proc.send === undefined) {
+        reject(new Error('no IPC channel to the primary'));
+        return;
+      }
+      this.proc.send(message, undefined, {}, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** Asks the primary's handler for `topic`; rejects on its error, or after `timeoutMs`. */
+  request(topic: string, payload: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`the primary did not answer ${topic} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.send({ t: 'tornode:request', id, topic, payload }).catch((error: Error) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(error);
+      });
+    });
+  }
+
+  /** Calls `fn` with every payload the primary broadcasts on `topic`. */
+  subscribe(topic: string, fn: Subscriber): void {
+    const list = this.subscribers.get(topic) ?? [];
+    list.push(fn);
+    this.subscribers.set(topic, list);
+  }
+
+  /** Receives the control messages (shutdown, retire, collect). */
+  onControl(fn: (message: PrimaryMessage) => void): void {
+    this.controlHandlers.push(fn);
+  }
+
+  private dispatch(message: PrimaryMessage): void {
+    if (message.t === 'tornode:reply') {
+      const request = this.pending.get(message.id);
+      if (request === undefined) return;
+      this.pending.delete(message.id);
+      clearTimeout(request.timer);
+      if (message.ok) request.resolve(message.value);
+      else request.reject(new Error(message.error ?? 'request failed'));
+      return;
+    }
+    if (message.t === 'tornode:broadcast') {
+      for (const fn of this.subscribers.get(message.topic) ?? []) fn(message.payload);
+      return;
+    }
+    for (const fn of this.controlHandlers) fn(message);
+  }
+}

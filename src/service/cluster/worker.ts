@@ -1,0 +1,67 @@
+import type { Service } from '../service.js';
+import type { PrimaryMessage } from './messages.js';
+import type { WorkerChannel } from './worker-channel.js';
+
+/** How long a worker waits for the primary's aggregated metrics before serving its own. */
+const METRICS_TIMEOUT_MS = 3000;
+
+/**
+ * Connects a worker's service to the primary:
+ *
+ * - `shutdown` from the primary runs the worker's graceful shutdown (readiness fails); `retire`
+ *   (rolling restart) runs it without failing readiness;
+ * - a lost IPC channel (the primary died, even by SIGKILL) runs it too, so the port is freed;
+ * - `collect` is answered with the worker's metrics, and `/metrics` serves the cluster's
+ *   aggregate (this worker's own metrics if the primary does not answer in time);
+ * - after draining, the worker sends its final metrics so its counts stay in the totals;
+ * - SIGHUP is the primary's business: a worker ignores it (a terminal hang-up reaches the group).
+ *
+ * Call before `service.start()`; call {@link announceReady} after it.
+ */
+export function attachToPrimary(service: Service, channel: WorkerChannel): void {
+  const { lifecycle, metrics, logger } = service;
+  channel.onControl((message: PrimaryMessage) => {
+    switch (message.t) {
+      case 'tornode:shutdown':
+        void lifecycle.shutdown(`primary: ${message.reason}`, 0);
+        return;
+      case 'tornode:retire':
+        void lifecycle.shutdown('rolling restart', 0, { keepReady: true });
+        return;
+      case 'tornode:collect':
+        void metrics.registry
+          .getMetricsAsJSON()
+          .then(
+            (snapshot) => channel.send({ t: 'tornode:metrics', id: message.id, metrics: snapshot }),
+            (error: unknown) => logger.error({ err: error }, 'collecting metrics failed'),
+          )
+          .catch(() => {});
+        return;
+      default:
+        return;
+    }
+  });
+  process.on('disconnect', () => {
+    void lifecycle.shutdown('the primary is gone', 0);
+  });
+  process.on('SIGHUP', () => {});
+  metrics.useSource(async () => {
+    try {
+      return (await channel.request('metrics', null, METRICS_TIMEOUT_MS)) as string;
+    } catch (error) {
+      logger.warn({ err: error }, "cluster metrics unavailable; serving this worker's own");
+      return metrics.registry.metrics();
+    }
+  });
+  // Registered first, so it runs last: after draining and the application's own hooks.
+  lifecycle.addShutdownHook('final metrics', async () => {
+    if (!channel.connected) return;
+    const snapshot = await metrics.registry.getMetricsAsJSON();
+    await channel.send({ t: 'tornode:final', metrics: snapshot });
+  });
+}
+
+/** Tells the primary this worker is ready. */
+export function announceReady(channel: WorkerChannel, port: number): Promise<void> {
+  return channel.send({ t: 'tornode:ready', port });
+}
