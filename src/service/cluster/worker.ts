@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Service } from '../service.js';
 import type { PrimaryMessage } from './messages.js';
 import type { WorkerChannel } from './worker-channel.js';
@@ -41,6 +42,10 @@ export function attachToPrimary(service: Service, channel: WorkerChannel): void 
         return;
     }
   });
+  // node:cluster makes a worker whose channel closes unexpectedly exit at once, cutting its
+  // in-flight requests; marking the disconnect as expected lets the worker drain first. (The
+  // listening socket belongs to the primary, so the port is free as soon as the primary is gone.)
+  if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
   process.on('disconnect', () => {
     void lifecycle.shutdown('the primary is gone', 0);
   });
