@@ -1,0 +1,113 @@
+// `npm run bench`: every benchmark of bench/, then a table on stdout and bench/results.md and
+// bench/results.json with the machine, Node version, date and command.
+// Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_WARMUP (2), BENCH_CONNECTIONS (64),
+// BENCH_POLLS (10000), BENCH_ONLY (comma list of: http,router,longpoll,startup).
+import { execSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { runHttp } from './http.mjs';
+import { runLongPoll, runStartup } from './longpoll.mjs';
+import { runRouter } from './router.mjs';
+
+const env = process.env;
+const only = new Set((env.BENCH_ONLY ?? 'http,router,longpoll,startup').split(','));
+const options = {
+  rounds: Number(env.BENCH_ROUNDS ?? 3),
+  seconds: Number(env.BENCH_SECONDS ?? 5),
+  warmup: Number(env.BENCH_WARMUP ?? 2),
+  connections: Number(env.BENCH_CONNECTIONS ?? 64),
+  log: (line) => process.stderr.write(`${line}\n`),
+};
+const polls = Number(env.BENCH_POLLS ?? 10_000);
+const command = `${Object.entries(env)
+  .filter(([k]) => k.startsWith('BENCH_'))
+  .map(([k, v]) => `${k}=${v} `)
+  .join('')}npm run bench`;
+
+const results = {
+  date: new Date().toISOString(),
+  command,
+  node: process.version,
+  machine: {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpus: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    wrk: execSync('wrk -v 2>&1 || true', { encoding: 'utf8' }).split('\n')[0],
+  },
+  options: { ...options, log: undefined, polls },
+};
+
+if (only.has('router')) {
+  process.stderr.write('router lookup …\n');
+  results.router = runRouter();
+}
+if (only.has('startup')) {
+  process.stderr.write('start-up …\n');
+  results.startup = await runStartup();
+}
+if (only.has('longpoll')) {
+  process.stderr.write(`${polls} long polls …\n`);
+  results.longPoll = await runLongPoll({ count: polls, log: options.log });
+}
+if (only.has('http')) {
+  process.stderr.write('HTTP throughput …\n');
+  results.http = await runHttp(options);
+}
+
+const md = [];
+md.push('# Benchmark results', '');
+md.push(`- date: ${results.date}`);
+md.push(`- command: \`${command}\``);
+md.push(
+  `- Node ${results.node}; ${results.machine.cpus} × ${results.machine.cpu}; ${results.machine.memoryGiB} GiB; Linux ${results.machine.kernel}; ${results.machine.wrk}`,
+);
+md.push(
+  `- method: each server alone on CPU 0 (taskset), wrk (1 thread, ${options.connections} connections) on CPU 1; ${options.warmup} s warm-up then ${options.seconds} s measured, ${options.rounds} interleaved rounds; medians; every run checked for zero socket errors, zero non-2xx and the right body before and after.`,
+);
+md.push('');
+if (results.http) {
+  md.push(
+    '## HTTP throughput',
+    '',
+    '| scenario | contender | req/s | p99 ms | × node-http |',
+    '| --- | --- | ---: | ---: | ---: |',
+  );
+  for (const r of results.http)
+    md.push(`| ${r.scenario} | ${r.contender} | ${r.rps} | ${r.p99ms} | ${r.ratio} |`);
+  md.push('');
+}
+if (results.router) {
+  const r = results.router;
+  md.push(
+    '## Router lookup',
+    '',
+    `${r.routes} routes, ${r.lookups} paths: this router ${r.oursNs.toFixed(1)} ns per lookup, find-my-way ${r.findMyWayNs.toFixed(1)} ns (${(r.findMyWayNs / r.oursNs).toFixed(2)} × faster).`,
+    '',
+  );
+}
+if (results.longPoll) {
+  md.push(
+    '## Long polls',
+    '',
+    '| contender | held | answered | RSS before MiB | RSS held MiB | KiB per poll | broadcast ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const r of results.longPoll)
+    md.push(
+      `| ${r.contender} | ${r.held} | ${r.answered} | ${r.rssBeforeMiB} | ${r.rssHeldMiB} | ${r.perPollKiB} | ${r.broadcastMs} |`,
+    );
+  md.push('');
+}
+if (results.startup) {
+  md.push(
+    '## Start-up',
+    '',
+    `\`node dist/main.js\` (WORKERS=1) to \`/readyz\` 200: ${results.startup.startupToReadyMs} ms (median); idle RSS ${results.startup.idleRssMiB} MiB.`,
+    '',
+  );
+}
+const dir = new URL('.', import.meta.url).pathname;
+writeFileSync(`${dir}results.json`, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(`${dir}results.md`, `${md.join('\n')}\n`);
+process.stdout.write(`${md.join('\n')}\n`);
