@@ -201,6 +201,8 @@ describe('Lifecycle.shutdown', () => {
     // The server drained: the idle socket was closed for us and the listener is gone.
     await within(idle.closed, 2_000, 'the idle keep-alive socket to be closed');
     expect(server.draining).toBe(true);
+    // Every socket had closed (not merely been destroyed) by the time the sequence went on.
+    expect(server.connections).toBe(0);
     expect(await tryConnect(port)).toBe('ECONNREFUSED');
   });
 
@@ -248,10 +250,19 @@ describe('Lifecycle.shutdown', () => {
         await new Promise(() => {});
       }
     }
-    const { server, port } = await startServer(new Application([['/never', Never]]));
+    const app = new Application([['/never', Never]]);
+    const servers: HttpServer[] = [];
+    const h = harness({ servers, shutdownTimeoutMs: 200 });
+    // What an access log sees: the cut-off request ends (aborted) before the process exits.
+    const finished: { aborted: boolean; exitsSoFar: number }[] = [];
+    app.addObserver({
+      requestFinished: (handler) =>
+        finished.push({ aborted: handler.isAborted, exitsSoFar: h.exits.length }),
+    });
+    const { server, port } = await startServer(app);
+    servers.push(server);
     const pending = get(port, '/never');
     await within(entered.promise, 5_000, 'the handler to start');
-    const h = harness({ servers: [server], shutdownTimeoutMs: 200 });
     const t0 = performance.now();
     const code = await within(h.lifecycle.shutdown('SIGTERM'), 5_000, 'the shutdown');
     expect(code).toBe(1);
@@ -266,6 +277,8 @@ describe('Lifecycle.shutdown', () => {
     expect(h.find('shutdown complete')[0]).toMatchObject({ exitCode: 1 });
     // The client saw its connection cut, not a response.
     expect(typeof (await within(pending, 2_000, 'the cut request'))).toBe('string');
+    expect(finished).toEqual([{ aborted: true, exitsSoFar: 0 }]);
+    expect(server.connections).toBe(0);
   });
 
   it('keeps the exit code it was asked for (a crash) even after a clean drain', async () => {
@@ -291,6 +304,49 @@ describe('Lifecycle.shutdown', () => {
     expect(h.exits).toHaveLength(1);
     expect(h.find(/^shutdown started/)).toHaveLength(1);
     expect(h.find('shutdown complete')).toHaveLength(1);
+  });
+});
+
+/** Sends a GET on an open keep-alive connection and reads the `Connection` header of the answer. */
+async function connectionHeaderOn(port: number): Promise<string | undefined> {
+  const socket = connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  cleanups.push(() => socket.destroy());
+  let received = '';
+  const answered = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.endsWith('hello')) resolve();
+    });
+  });
+  socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+  await within(answered, 5_000, 'a response');
+  return /\r\nconnection: ([^\r]*)\r\n/i.exec(received)?.[1]?.toLowerCase();
+}
+
+describe('Lifecycle during the delay', () => {
+  it('keeps keep-alive on during the delay of a real shutdown', async () => {
+    const { server, port } = await startServer(new Application([['/', Hello]]));
+    const h = harness({ servers: [server], shutdownDelayMs: 1_000 });
+    const done = h.lifecycle.shutdown('SIGTERM');
+    expect((await h.health.readiness()).ok).toBe(false);
+    // Clients told to reconnect now would wait in the listener's backlog and be reset when it
+    // closes; they are told so once the listener has closed.
+    expect(await connectionHeaderOn(port)).toBe('keep-alive');
+    expect(h.lifecycle.state).toBe('delaying');
+    expect(await within(done, 5_000, 'shutdown')).toBe(0);
+  });
+
+  it('with keepReady (rolling restart): readiness stays ok and responses say Connection: close at once', async () => {
+    const { server, port } = await startServer(new Application([['/', Hello]]));
+    const h = harness({ servers: [server], shutdownDelayMs: 100 });
+    const done = h.lifecycle.shutdown('rolling restart', 0, { keepReady: true });
+    expect(h.lifecycle.state).toBe('delaying');
+    expect(h.health.shuttingDown).toBe(false);
+    expect((await h.health.readiness()).ok).toBe(true);
+    expect(await connectionHeaderOn(port)).toBe('close');
+    expect(await within(done, 5_000, 'shutdown')).toBe(0);
+    expect(h.find(/^shutdown started \(readiness unchanged\)/)).toHaveLength(1);
   });
 });
 

@@ -34,8 +34,8 @@ export const DEFAULT_HOOK_TIMEOUT_MS = 5000;
  * The graceful shutdown state machine, one sequence with one deadline:
  *
  * 1. `delaying`: readiness fails at once; traffic is still served for `shutdownDelayMs`, while
- *    load balancers take the pod out of rotation; responses say `Connection: close`, so clients
- *    on keep-alive connections reconnect (to other pods once the balancer has caught up).
+ *    load balancers take the pod out of rotation (keep-alive stays on, except for a worker retired
+ *    by a rolling restart, whose responses say `Connection: close` so its clients move now).
  * 2. `draining`: every server closes gracefully (listener closed, `Connection: close`, idle
  *    sockets closed, long polls released), with `shutdownTimeoutMs` before sockets are destroyed.
  * 3. `hooks`: shutdown hooks run in reverse order of registration, each with its own timeout.
@@ -104,8 +104,11 @@ export class Lifecycle {
     this.current = 'delaying';
     // A worker retired by a rolling restart leaves a pod that stays ready.
     if (!keepReady) health.beginShutdown();
-    // Clients on keep-alive connections reconnect, and elsewhere when the balancer has moved on.
-    for (const server of servers) server.stopKeepAlive();
+    // A worker retired by a rolling restart sheds its keep-alive clients now: its siblings keep
+    // serving the shared listener. On a real shutdown keep-alive stays on until the listener has
+    // closed (`close` turns it off): clients told to reconnect during the delay would queue in the
+    // listener's backlog and be reset, not refused, when it closes.
+    if (keepReady) for (const server of servers) server.stopKeepAlive();
     logger.info(
       { reason, shutdownDelayMs, shutdownTimeoutMs },
       keepReady

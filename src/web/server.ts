@@ -192,7 +192,13 @@ export class HttpServer {
         server.close(() => {
           clearInterval(reaper);
           clearTimeout(deadline);
-          resolve({ forced });
+          // The server's close comes before the last sockets' `close` events, which end their
+          // requests for the observers (the log line and metrics of a request cut off at the
+          // deadline): resolve once those have been emitted.
+          const open = [...this.sockets].map(
+            (socket) => new Promise<void>((done) => socket.once('close', () => done())),
+          );
+          void Promise.all(open).then(() => resolve({ forced }));
         });
       } finally {
         Reflect.deleteProperty(server, 'closeIdleConnections');
