@@ -24,13 +24,49 @@ export interface LoggerOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-function redactPaths(headers: readonly string[]): string[] {
-  const paths: string[] = [];
-  for (const header of headers) {
-    const key = `[${JSON.stringify(header)}]`;
-    paths.push(`headers${key}`, `*.headers${key}`, `*.*.headers${key}`);
-  }
-  return paths;
+const CENSOR = '[Redacted]';
+
+/**
+ * Removes the values of sensitive headers from a serialised log line wherever they are: under a key
+ * of that name in any case and at any depth (`headers`, `req`, `res`, an error's `config.headers`
+ * or `response.config.headers`…), after the name in a flat `[name, value, …]` list (`rawHeaders`)
+ * and in raw header text (`Name: value` lines). A line that mentions none of the names (nearly
+ * every line) costs one regular-expression test; pino's path-based `redact` would cost every line
+ * far more, and misses other spellings and depths.
+ */
+export function lineCensor(names: readonly string[]): (line: string) => string {
+  const set = new Set(names.map((name) => name.toLowerCase()));
+  const alternation = [...set].map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  const mention = new RegExp(alternation, 'i');
+  const headerText = new RegExp(`(^|\\n)(${alternation})([ \\t]*:)[^\\r\\n]*`, 'gi');
+  const scrub = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') {
+      return mention.test(value) ? value.replace(headerText, `$1$2$3 ${CENSOR}`) : value;
+    }
+    if (value === null || typeof value !== 'object') return value;
+    if (depth > 64) return CENSOR;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (typeof item === 'string' && set.has(item.toLowerCase()) && i + 1 < value.length) {
+          value[++i] = CENSOR;
+        } else {
+          value[i] = scrub(item, depth + 1);
+        }
+      }
+      return value;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      record[key] = set.has(key.toLowerCase()) ? CENSOR : scrub(record[key], depth + 1);
+    }
+    return record;
+  };
+  return (line) => {
+    if (!mention.test(line)) return line;
+    const eol = line.endsWith('\r\n') ? '\r\n' : '\n';
+    return JSON.stringify(scrub(JSON.parse(line), 0)) + eol;
+  };
 }
 
 /** Serialises an incoming request for a log line without any header that could carry secrets. */
@@ -76,7 +112,7 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       level: options.level,
       base,
-      redact: { paths: redactPaths(headers), censor: '[Redacted]' },
+      hooks: { streamWrite: lineCensor(headers) },
       serializers: {
         err: pino.stdSerializers.err,
         error: pino.stdSerializers.err,

@@ -517,8 +517,9 @@ describe('body limits', () => {
     expect(bodyCalls).toBe(0);
   });
 
-  it('a small body over the limit is discarded after the 413 and the connection reused', async () => {
-    // Up to 64 KiB of unread body is cheaper to skip than a new connection: Node discards it.
+  it('a small body over the limit is not read either: 413 and the connection closes', async () => {
+    // The contract: the rest of a refused body is not read, whatever its size, so the connection
+    // cannot be reused: a request pipelined behind it gets no answer.
     const srv = await start(routes, { maxBodyBytes: 100 });
     bodyCalls = 0;
     const { data, closedByServer } = await exchange(srv.port, [
@@ -528,11 +529,8 @@ describe('body limits', () => {
     expect(closedByServer).toBe(true);
     const first = parseResponse(data);
     expect(first.status).toBe(413);
-    expect(first.header('connection')).toBe('keep-alive');
-    const second = parseResponse(first.rest);
-    expect(second.status).toBe(200);
-    expect(JSON.parse(second.text())).toEqual({ bytes: 100 });
-    expect(bodyCalls).toBe(1);
+    expect(first.header('connection')).toBe('close');
+    expect(first.rest.length).toBe(0);
   });
 
   it('a Content-Encoding other than identity is a 415 problem', async () => {
