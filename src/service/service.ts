@@ -119,7 +119,10 @@ export class Service {
     }
     this.health.markStarted();
     const announce = options.announce ?? true;
-    this.logger.info(
+    // The start-up line is part of the contract: printed whatever LOG_LEVEL says, unless silent.
+    const startupLog =
+      this.logger.level === 'silent' ? this.logger : this.logger.child({}, { level: 'info' });
+    startupLog.info(
       { port: address.port, address: address.address, adminPort },
       announce ? `listening on port ${address.port}` : `worker started on port ${address.port}`,
     );

@@ -1,4 +1,10 @@
-import { createServer, type RequestListener, type Server, ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Application } from './application.js';
 
@@ -48,11 +54,13 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
   HPE_HEADERS_TIMEOUT: [408, 'Request Timeout'],
 };
 
-function clientErrorResponse(code: string | undefined): string {
+function clientErrorResponse(code: string | undefined, requestId: string): string {
   const [status, title] = (code !== undefined && CLIENT_ERRORS[code]) || [400, 'Bad Request'];
   const body = JSON.stringify({ type: 'about:blank', title, status });
+  const id = /^[A-Za-z0-9._-]{1,128}$/.test(requestId) ? `X-Request-Id: ${requestId}\r\n` : '';
   return (
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\n` +
+    `X-Content-Type-Options: nosniff\r\n${id}` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
   );
 }
@@ -121,7 +129,10 @@ export class HttpServer {
     this.server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
       const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
       if (error.code !== 'ECONNRESET' && socket.writable && !current?.headersSent) {
-        socket.end(clientErrorResponse(error.code));
+        // No request could be parsed, so a request id is made from an empty one.
+        const makeId = this.application?.settings.requestId;
+        const id = makeId ? makeId({ headers: {} } as IncomingMessage) : '';
+        socket.end(clientErrorResponse(error.code, id));
       }
       socket.destroySoon();
     });
