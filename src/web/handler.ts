@@ -588,13 +588,13 @@ export class RequestHandler<O = undefined> {
   /** @internal Runs the request through the lifecycle. */
   execute(options: O, rawArgs: readonly string[]): void {
     try {
+      const info = handlerInfoOf(this);
       // Watch first: a request refused by setDefaultHeaders or initialize still reaches observers.
-      if (this.application.observed) this.watchClose();
-      else if (handlerInfoOf(this).watchesClose) this.watchClose();
+      if (this.application.observed || info.watchesClose) this.watchClose();
       this.applyDefaultHeaders();
       this.initialize(options);
       if (rawArgs.length > 0) this.pathArgs = rawArgs.map(decodePathArgument);
-      const verb = handlerInfoOf(this).verbs.get(this.method);
+      const verb = info.verbs.get(this.method);
       if (verb === undefined) {
         this.answerWithoutVerb();
         return;
