@@ -1,0 +1,515 @@
+/**
+ * The Kubernetes manifests (k8s/): rendered like `kubectl apply -k` would, every object validated
+ * against the Kubernetes (and prometheus-operator) schemas, and checked against the service itself
+ * — probe paths, ports, environment variables, shutdown timings, the image's user.
+ *
+ * Rendering: test/deploy/kustomize.ts (a renderer for the subset of kustomize used here); when
+ * `kustomize` or `kubectl` is installed, its output must be the same objects.
+ * Schemas: the kubernetes-models packages' validate() (JSON schemas from the Kubernetes OpenAPI
+ * spec and the prometheus-operator CRDs), plus a strict check for unknown fields, which those
+ * schemas allow: each object is type-checked with TypeScript against the packages' interfaces, so
+ * a misspelt field (`terminationGracePeriodSecond`) is an excess-property error, as the API server's
+ * strict field validation would make it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/service/config.js';
+import { DEFAULT_CHECK_TIMEOUT_MS } from '../../src/service/health.js';
+import { PROBE_PATHS } from '../../src/service/probes.js';
+import {
+  type K8sObject,
+  kustomizeBinary,
+  objectId,
+  readKustomization,
+  render,
+  renderWithBinary,
+  splitImage,
+} from './kustomize.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const K8S = path.join(ROOT, 'k8s');
+
+/** What `kubectl apply -k` is documented for (docs/deploy.md). */
+const TARGETS = ['k8s/base', 'k8s/overlays/monitoring'] as const;
+/** The object kinds the manifests may contain, with their schema (model) and TypeScript type. */
+const MODELS: Record<string, { model: new (data: never) => { validate(): void }; type: string }> = {
+  'v1/ServiceAccount': { model: ServiceAccount, type: 'kubernetes-models/v1/ServiceAccount' },
+  'v1/Service': { model: Service, type: 'kubernetes-models/v1/Service' },
+  'v1/ConfigMap': { model: ConfigMap, type: 'kubernetes-models/v1/ConfigMap' },
+  'apps/v1/Deployment': { model: Deployment, type: 'kubernetes-models/apps/v1/Deployment' },
+  'policy/v1/PodDisruptionBudget': {
+    model: PodDisruptionBudget,
+    type: 'kubernetes-models/policy/v1/PodDisruptionBudget',
+  },
+  'autoscaling/v2/HorizontalPodAutoscaler': {
+    model: HorizontalPodAutoscaler,
+    type: 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler',
+  },
+  'monitoring.coreos.com/v1/ServiceMonitor': {
+    model: ServiceMonitor,
+    type: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor',
+  },
+};
+
+const modelKey = (o: K8sObject): string => `${o.apiVersion}/${o.kind}`;
+
+const rendered = Object.fromEntries(
+  TARGETS.map((dir) => [dir, render(path.join(ROOT, dir))]),
+) as Record<(typeof TARGETS)[number], K8sObject[]>;
+
+// --- small helpers for reading the objects ------------------------------------------------------
+
+// biome-ignore lint/suspicious/noExplicitAny: manifests are untyped JSON; the schemas check shapes.
+type Json = any;
+
+function only(objects: K8sObject[], kind: string): Json {
+  const found = objects.filter((o) => o.kind === kind);
+  expect(found.map(objectId), `exactly one ${kind}`).toHaveLength(1);
+  return found[0];
+}
+
+function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** Kubernetes quantities: `500m` → 0.5, `2` → 2, `512Mi` → 536870912. */
+function quantity(value: string | number): number {
+  const match = /^(\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(value));
+  if (!match) throw new Error(`not a quantity I can read: ${value}`);
+  const factor: Record<string, number> = {
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
+  return Number(match[1]) * (match[2] ? (factor[match[2]] ?? Number.NaN) : 1);
+}
+
+/** The container's environment as the kubelet would give it (downward API resolved). */
+function resolvedEnv(pod: Json, container: Json): Record<string, string> {
+  const env: Record<string, string> = { KUBERNETES_SERVICE_HOST: '10.0.0.1' };
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = String(e.value);
+    else if (e.valueFrom?.resourceFieldRef) {
+      const ref = e.valueFrom.resourceFieldRef;
+      const [section, resource] = String(ref.resource).split('.') as [string, string];
+      const target = pod.spec.containers.find((c: Json) => c.name === ref.containerName);
+      const amount = quantity(target.resources[section][resource]);
+      // The kubelet rounds up: a 1500m limit with divisor 1 is 2.
+      env[e.name] = String(Math.ceil(amount / quantity(ref.divisor ?? '1')));
+    } else if (e.valueFrom?.fieldRef) {
+      env[e.name] = `<${e.valueFrom.fieldRef.fieldPath}>`;
+    }
+  }
+  return env;
+}
+
+/** Every environment variable name the service's source reads. */
+function envNamesTheServiceReads(): Set<string> {
+  const names = new Set<string>();
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+        const source = readFileSync(file, 'utf8');
+        const patterns = [
+          /\benv\.([A-Z][A-Z0-9_]*)\b/g,
+          /\benv\[['"]([A-Z][A-Z0-9_]*)['"]\]/g,
+          /\(env, '([A-Z][A-Z0-9_]*)'/g,
+          /ConfigError\(\s*'([A-Z][A-Z0-9_]*)'/g,
+        ];
+        for (const pattern of patterns)
+          for (const [, name = ''] of source.matchAll(pattern)) names.add(name);
+      }
+    }
+  };
+  walk(path.join(ROOT, 'src'));
+  return names;
+}
+
+/** TypeScript diagnostics of `const oN: Type = <object>` for every object: unknown fields, wrong types. */
+function typeErrors(objects: K8sObject[]): string[] {
+  const file = path.join(ROOT, 'test', 'deploy', '__rendered_manifests__.ts');
+  const starts: number[] = [];
+  const lines: string[] = [];
+  objects.forEach((o, i) => {
+    const entry = MODELS[modelKey(o)];
+    if (entry === undefined) return;
+    const typeName = `I${o.kind}`;
+    starts.push(lines.length);
+    lines.push(
+      `export const o${i}: import('${entry.type}').${typeName} = ${JSON.stringify(o, null, 2)};`,
+    );
+  });
+  const source = lines.join('\n').split('\n');
+  const text = source.join('\n');
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: [],
+  };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (name, version, ...rest) =>
+    path.resolve(name) === file
+      ? ts.createSourceFile(name, text, version)
+      : getSourceFile.call(host, name, version, ...rest);
+  host.fileExists = (name) => path.resolve(name) === file || fileExists.call(host, name);
+  host.readFile = (name) => (path.resolve(name) === file ? text : readFile.call(host, name));
+  const program = ts.createProgram([file], options, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    if (d.file === undefined || d.start === undefined) return message;
+    const { line } = d.file.getLineAndCharacterOfPosition(d.start);
+    // Lines of the generated file → the object they belong to.
+    let index = 0;
+    let offset = 0;
+    for (const [i, o] of objects.entries()) {
+      if (MODELS[modelKey(o)] === undefined) continue;
+      const lineStart = source.findIndex((l) => l.startsWith(`export const o${i}:`));
+      if (lineStart <= line) {
+        index = i;
+        offset = lineStart;
+      }
+    }
+    const o = objects[index];
+    return `${o ? objectId(o) : '?'} (line ${line - offset + 1}: ${source[line]?.trim()}): ${message}`;
+  });
+}
+
+// --- rendering and schemas ----------------------------------------------------------------------
+
+describe.each(TARGETS)('kustomization %s', (dir) => {
+  const objects = rendered[dir];
+
+  it('renders to objects with unique names', () => {
+    expect(objects.length).toBeGreaterThan(0);
+    const ids = objects.map(objectId);
+    expect(new Set(ids).size, ids.join(', ')).toBe(ids.length);
+  });
+
+  it.runIf(kustomizeBinary() !== undefined)(
+    'renders to the same objects with the kustomize binary',
+    () => {
+      const byId = (list: K8sObject[]): Record<string, K8sObject> =>
+        Object.fromEntries(list.map((o) => [objectId(o), o]));
+      expect(byId(objects)).toEqual(byId(renderWithBinary(path.join(ROOT, dir)) ?? []));
+    },
+  );
+
+  it('validates every object against its Kubernetes schema', () => {
+    const problems: string[] = [];
+    for (const o of objects) {
+      const entry = MODELS[modelKey(o)];
+      if (entry === undefined) {
+        problems.push(`${objectId(o)}: no schema known to this test (add it to MODELS)`);
+        continue;
+      }
+      try {
+        new entry.model(o as never).validate();
+      } catch (error) {
+        problems.push(`${objectId(o)}: ${(error as Error).message}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('has no unknown or mistyped fields (strict, like the API server)', () => {
+    expect(typeErrors(objects)).toEqual([]);
+  }, 30_000);
+});
+
+describe('the strict field check', () => {
+  // TypeScript reports a wrong value before it looks for unknown fields, so one at a time.
+  it('catches a misspelt field', () => {
+    const deployment = structuredClone(only(rendered['k8s/base'], 'Deployment'));
+    deployment.spec.template.spec.containers[0].readinessProbe.httpGet.paht = '/readyz';
+    expect(typeErrors([deployment]).join('\n')).toMatch(/known properties.*paht/);
+  }, 30_000);
+
+  it('catches a value of the wrong type or outside an enum', () => {
+    const deployment = structuredClone(only(rendered['k8s/base'], 'Deployment'));
+    deployment.spec.template.spec.topologySpreadConstraints[0].whenUnsatisfiable = 'Sometimes';
+    expect(typeErrors([deployment]).join('\n')).toMatch(/"Sometimes"/);
+  }, 30_000);
+});
+
+describe('k8s/ files', () => {
+  it('every manifest file is used by a kustomization', () => {
+    const used = new Set<string>();
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(file);
+        else if (entry.name === 'kustomization.yaml') {
+          const k = readKustomization(dir);
+          for (const r of (k.resources as string[] | undefined) ?? [])
+            used.add(path.resolve(dir, r));
+          for (const g of (k.configMapGenerator as { files?: string[] }[] | undefined) ?? []) {
+            for (const f of g.files ?? []) used.add(path.resolve(dir, f.slice(f.indexOf('=') + 1)));
+          }
+        } else files.push(file);
+      }
+    };
+    walk(K8S);
+    expect(files.filter((f) => !used.has(f)).map((f) => path.relative(ROOT, f))).toEqual([]);
+  });
+
+  it('names the image in one place, with a tag or digest, never :latest', () => {
+    const base = readKustomization(path.join(K8S, 'base'));
+    const images = base.images as { name: string; newName?: string; newTag?: string }[];
+    expect(images).toHaveLength(1);
+    const raw = readFileSync(path.join(K8S, 'base', 'deployment.yaml'), 'utf8');
+    const rawImages = [...raw.matchAll(/^\s*image:\s*(\S+)/gm)].map((m) => m[1]);
+    // The manifest names the image without a tag: the tag lives only in kustomization.yaml.
+    expect(rawImages).toEqual([images[0]?.name]);
+    for (const dir of TARGETS) {
+      const deployment = only(rendered[dir], 'Deployment');
+      for (const c of deployment.spec.template.spec.containers) {
+        const { tag, digest } = splitImage(c.image);
+        expect(tag !== undefined || digest !== undefined, `${c.image} has a tag or digest`).toBe(
+          true,
+        );
+        expect(tag).not.toBe('latest');
+      }
+    }
+  });
+});
+
+// --- consistency with the service ---------------------------------------------------------------
+
+describe('the manifests agree with the service', () => {
+  const objects = rendered['k8s/overlays/monitoring'];
+  const deployment = only(objects, 'Deployment');
+  const pod = deployment.spec.template;
+  const container = pod.spec.containers.find((c: Json) => c.name === 'tornode');
+  const env = resolvedEnv(pod, container);
+  const config = loadConfig(env);
+  const httpPort = container.ports.find((p: Json) => p.name === 'http');
+
+  it('has one container, listening on the named port http = PORT', () => {
+    expect(pod.spec.containers).toHaveLength(1);
+    expect(httpPort).toBeDefined();
+    expect(config.port).toBe(httpPort.containerPort);
+    expect(config.host).toBeUndefined(); // all interfaces: the kubelet probes the pod IP
+  });
+
+  it('sets only environment variables the service reads', () => {
+    const known = envNamesTheServiceReads();
+    for (const name of ['PORT', 'WORKERS', 'SHUTDOWN_DELAY_MS', 'POD_NAME']) {
+      expect(known, `the scan of src/ finds ${name}`).toContain(name);
+    }
+    const names = container.env.map((e: Json) => e.name as string);
+    expect(names.filter((n: string) => !known.has(n))).toEqual([]);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('passes pod identity from the downward API', () => {
+    const fieldRefs = Object.fromEntries(
+      container.env
+        .filter((e: Json) => e.valueFrom?.fieldRef)
+        .map((e: Json) => [e.name, e.valueFrom.fieldRef.fieldPath]),
+    );
+    expect(fieldRefs).toEqual({
+      POD_NAME: 'metadata.name',
+      POD_NAMESPACE: 'metadata.namespace',
+      NODE_NAME: 'spec.nodeName',
+    });
+  });
+
+  it('runs one worker per CPU of the container limit (downward API)', () => {
+    const workers = container.env.find((e: Json) => e.name === 'WORKERS');
+    expect(workers.valueFrom.resourceFieldRef).toMatchObject({
+      containerName: container.name,
+      resource: 'limits.cpu',
+    });
+    expect(config.workers).toBe(Math.ceil(quantity(container.resources.limits.cpu)));
+    expect(config.workers).toBeGreaterThanOrEqual(1);
+  });
+
+  it('probes /startupz, /livez and /readyz on the http port, with timings that fit together', () => {
+    const { startupProbe: startup, livenessProbe: liveness, readinessProbe: readiness } = container;
+    expect(startup.httpGet).toEqual({ path: PROBE_PATHS.startup, port: 'http' });
+    expect(liveness.httpGet).toEqual({ path: PROBE_PATHS.live, port: 'http' });
+    expect(readiness.httpGet).toEqual({ path: PROBE_PATHS.ready, port: 'http' });
+    const window = (p: Json): number => (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3);
+    for (const probe of [startup, liveness, readiness]) {
+      expect(probe.timeoutSeconds ?? 1).toBeLessThan(probe.periodSeconds ?? 10);
+    }
+    // Start-up gets room (the service starts in well under a second; slow nodes, cold caches).
+    expect(window(startup)).toBeGreaterThanOrEqual(20);
+    expect(window(startup)).toBeLessThanOrEqual(120);
+    // The startup probe guards liveness, so no initial delay is needed.
+    expect(liveness.initialDelaySeconds ?? 0).toBe(0);
+    // A slow pod leaves the rotation (readiness) well before it is restarted (liveness).
+    expect(window(liveness)).toBeGreaterThan(2 * window(readiness));
+    // Readiness answers within its probe timeout even when a check runs to its own timeout.
+    expect((readiness.timeoutSeconds ?? 1) * 1000).toBeGreaterThan(DEFAULT_CHECK_TIMEOUT_MS);
+    // After SIGTERM /readyz says 503; the probe notices within the shutdown delay.
+    expect(window(readiness) * 1000).toBeLessThanOrEqual(config.shutdownDelayMs);
+  });
+
+  it('gives the shutdown sequence enough grace period', () => {
+    const primary = readFileSync(path.join(ROOT, 'src/service/cluster/primary.ts'), 'utf8');
+    const margin = /SHUTDOWN_MARGIN_MS\s*=\s*([\d_]+)/.exec(primary);
+    expect(margin, 'SHUTDOWN_MARGIN_MS in src/service/cluster/primary.ts').not.toBeNull();
+    const primaryMarginMs = Number((margin?.[1] ?? '').replaceAll('_', ''));
+    expect(primaryMarginMs).toBeGreaterThan(0);
+    // The primary kills a worker at delay + timeout + its margin; Kubernetes must not SIGKILL the
+    // pod before that, and a few seconds more let the processes exit and the logs flush.
+    const neededSeconds =
+      (config.shutdownDelayMs + config.shutdownTimeoutMs + primaryMarginMs) / 1000;
+    expect(config.shutdownDelayMs).toBeGreaterThanOrEqual(5000);
+    expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(neededSeconds + 3);
+    expect(container.lifecycle?.preStop).toBeUndefined(); // the delay is the service's own
+  });
+
+  it('rolls out without losing capacity and keeps ≥ 2 replicas', () => {
+    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+    expect(deployment.spec.strategy).toMatchObject({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 0 },
+    });
+    expect(deployment.spec.strategy.rollingUpdate.maxSurge).not.toBe(0);
+    expect(matches(deployment.spec.selector.matchLabels, pod.metadata.labels)).toBe(true);
+  });
+
+  it('sets resource requests and limits', () => {
+    const { requests, limits } = container.resources;
+    for (const resource of ['cpu', 'memory']) {
+      expect(requests[resource], `requests.${resource}`).toBeDefined();
+      expect(limits[resource], `limits.${resource}`).toBeDefined();
+      expect(quantity(requests[resource])).toBeLessThanOrEqual(quantity(limits[resource]));
+    }
+  });
+
+  it('runs locked down: non-root (the image user), read-only root, no capabilities', () => {
+    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const user = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].pop()?.[1];
+    const [uid, gid] = (user ?? '').split(':');
+    expect(pod.spec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: Number(uid),
+      runAsGroup: Number(gid),
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(container.securityContext.privileged ?? false).toBe(false);
+    expect(container.securityContext.capabilities.add ?? []).toEqual([]);
+    const exposed = /^EXPOSE\s+(\d+)/m.exec(dockerfile)?.[1];
+    expect(Number(exposed)).toBe(httpPort.containerPort);
+  });
+
+  it('mounts an emptyDir at /tmp (the only writable path)', () => {
+    const mount = container.volumeMounts.find((m: Json) => m.mountPath === '/tmp');
+    expect(mount).toBeDefined();
+    const volume = pod.spec.volumes.find((v: Json) => v.name === mount.name);
+    expect(volume.emptyDir).toBeDefined();
+    expect(container.volumeMounts).toHaveLength(1);
+  });
+
+  it('spreads the pods over nodes', () => {
+    const byNode = pod.spec.topologySpreadConstraints.find(
+      (t: Json) => t.topologyKey === 'kubernetes.io/hostname',
+    );
+    expect(byNode).toBeDefined();
+    expect(byNode.maxSkew).toBe(1);
+    expect(matches(byNode.labelSelector.matchLabels, pod.metadata.labels)).toBe(true);
+  });
+
+  it('uses its own service account, without an API token', () => {
+    const account = only(objects, 'ServiceAccount');
+    expect(pod.spec.serviceAccountName).toBe(account.metadata.name);
+    expect(account.automountServiceAccountToken).toBe(false);
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+  });
+
+  it('exposes the pods through a Service with a named port', () => {
+    const service = only(objects, 'Service');
+    expect(matches(service.spec.selector, pod.metadata.labels)).toBe(true);
+    expect(service.spec.ports).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'http', targetPort: 'http' })]),
+    );
+  });
+
+  it('has a PodDisruptionBudget that lets one pod go at a time', () => {
+    const pdb = only(objects, 'PodDisruptionBudget');
+    expect(matches(pdb.spec.selector.matchLabels, pod.metadata.labels)).toBe(true);
+    const hpa = only(objects, 'HorizontalPodAutoscaler');
+    if (pdb.spec.maxUnavailable !== undefined) {
+      expect(pdb.spec.maxUnavailable).toBeGreaterThanOrEqual(1);
+      expect(pdb.spec.maxUnavailable).toBeLessThan(hpa.spec.minReplicas);
+    } else {
+      expect(pdb.spec.minAvailable).toBeLessThan(hpa.spec.minReplicas);
+    }
+  });
+
+  it('autoscales the Deployment on CPU from its replicas up', () => {
+    const hpa = only(objects, 'HorizontalPodAutoscaler');
+    expect(hpa.spec.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: deployment.metadata.name,
+    });
+    expect(hpa.spec.minReplicas).toBe(deployment.spec.replicas);
+    expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
+    const cpu = hpa.spec.metrics.find((m: Json) => m.resource?.name === 'cpu');
+    expect(cpu.resource.target.type).toBe('Utilization');
+    expect(container.resources.requests.cpu).toBeDefined(); // utilization is of the request
+  });
+
+  it('declares Prometheus scraping with pod annotations', () => {
+    expect(pod.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(httpPort.containerPort),
+      'prometheus.io/path': PROBE_PATHS.metrics,
+    });
+  });
+
+  it('declares Prometheus scraping with a ServiceMonitor (monitoring overlay)', () => {
+    const monitor = only(objects, 'ServiceMonitor');
+    const service = only(objects, 'Service');
+    expect(matches(monitor.spec.selector.matchLabels, service.metadata.labels)).toBe(true);
+    const names = service.spec.ports.map((p: Json) => p.name);
+    for (const endpoint of monitor.spec.endpoints) {
+      expect(names).toContain(endpoint.port);
+      expect(endpoint.path).toBe(PROBE_PATHS.metrics);
+    }
+    expect(rendered['k8s/base'].some((o) => o.kind === 'ServiceMonitor')).toBe(false);
+  });
+
+  it('ships the Grafana dashboard as a ConfigMap for the sidecar', () => {
+    const configMap = only(objects, 'ConfigMap');
+    expect(configMap.metadata.labels.grafana_dashboard).toBe('1');
+    const file = path.join(K8S, 'components', 'grafana-dashboard', 'tornode-dashboard.json');
+    expect(configMap.data).toEqual({ 'tornode-dashboard.json': readFileSync(file, 'utf8') });
+    const dashboard = JSON.parse(configMap.data['tornode-dashboard.json']);
+    expect(dashboard.uid).toBe('tornode');
+    expect(dashboard.panels.length).toBeGreaterThan(0);
+  });
+});
