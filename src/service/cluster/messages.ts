@@ -29,6 +29,12 @@ export type WorkerMessage =
   /** A request to the primary, answered with `reply`. */
   | { t: 'tornode:request'; id: number; topic: string; payload: unknown };
 
+/**
+ * The request a draining worker makes last, before it exits: its answer comes after every
+ * connection the primary handed to the worker (see `attachToPrimary`).
+ */
+export const DRAINED_TOPIC = 'tornode.drained';
+
 /** Whether a message belongs to this protocol. */
 export function isProtocolMessage(message: unknown): message is { t: string } {
   return (

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import {
+  DRAINED_TOPIC,
   isProtocolMessage,
   type MetricsSnapshot,
   type PrimaryMessage,
@@ -73,6 +74,7 @@ export class Primary {
 
   constructor(private readonly options: PrimaryOptions) {
     this.handle('metrics', () => this.clusterMetrics());
+    this.handle(DRAINED_TOPIC, () => true);
   }
 
   /** Registers the handler of worker requests on `topic`. */

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Service } from '../service.js';
-import type { PrimaryMessage } from './messages.js';
+import { DRAINED_TOPIC, type PrimaryMessage } from './messages.js';
 import type { WorkerChannel } from './worker-channel.js';
 
 /** How long a worker waits for the primary's aggregated metrics before serving its own. */
@@ -63,6 +63,11 @@ export function attachToPrimary(service: Service, channel: WorkerChannel): void 
     if (!channel.connected) return;
     const snapshot = await metrics.registry.getMetricsAsJSON();
     await channel.send({ t: 'tornode:final', metrics: snapshot });
+    // A round trip before exiting. The primary answers after it has seen this worker close its
+    // listener and has taken the final metrics, so every connection it handed over before that
+    // has reached this worker (which hands it back, to another worker) instead of being lost
+    // unanswered in the channel when this process exits.
+    await channel.request(DRAINED_TOPIC, null).catch(() => {});
   });
 }
 
