@@ -2,8 +2,9 @@
 #   build       npm ci (all dependencies) and tsc → dist/
 #   prod-deps   npm ci --omit=dev → node_modules with production dependencies only
 #   runtime     the official Debian slim Node.js image (Node 24 LTS, pinned by major version) with
-#               dist/, the production node_modules and package.json (the logs' `version` is read
-#               from it at run time); no sources, tests, dev dependencies or npm cache.
+#               dist/, static/ (the chat page's files), the production node_modules and package.json
+#               (the logs' `version` is read from it at run time); no sources, tests, dev
+#               dependencies or npm cache.
 #
 # Builds with the classic builder as well as BuildKit (no `# syntax=` line, no RUN --mount).
 #   docker build -t tornode:0.1.0 .
@@ -35,6 +36,8 @@ WORKDIR /app
 # Owned by root and not writable by the service's user: the process cannot modify its own code.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The chat page's HTML, script and styles (served at /chat/ and /static/).
+COPY static ./static
 COPY package.json ./
 # The unprivileged `node` user of the base image, numerically, so that Kubernetes' runAsNonRoot can
 # verify it without a runAsUser.

@@ -2,7 +2,7 @@
 // round by round (A B C … A B C …), medians of req/s and p99 latency, ratios against bare
 // node:http in the same run. A run with any error, non-2xx answer or wrong body is refused.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,28 @@ export const CONTENDERS = [
   },
   { name: 'fastify', script: 'bench/servers/fastify.mjs', env: { FASTIFY_LOGGER: '0' } },
   { name: 'fastify-logger', script: 'bench/servers/fastify.mjs', env: { FASTIFY_LOGGER: '1' } },
+  // Optional: only run when named in BENCH_CONTENDERS.
+  {
+    name: 'framework-etag',
+    script: 'bench/servers/framework.mjs',
+    env: { FRAMEWORK_ETAG: '1' },
+    optional: true,
+  },
+  {
+    name: 'framework-compress',
+    script: 'bench/servers/framework.mjs',
+    env: { FRAMEWORK_COMPRESS: '1' },
+    optional: true,
+  },
 ];
+
+/** The contenders to run: BENCH_CONTENDERS (comma list; node-http always runs) or every non-optional one. */
+function selectedContenders() {
+  const wanted = process.env.BENCH_CONTENDERS;
+  if (!wanted) return CONTENDERS.filter((c) => !c.optional);
+  const names = new Set(['node-http', ...wanted.split(',').map((n) => n.trim())]);
+  return CONTENDERS.filter((c) => names.has(c.name));
+}
 
 const ECHO_BODY = JSON.stringify({
   text: 'x'.repeat(900),
@@ -112,6 +133,12 @@ function wrkScript(dir, scenario) {
     lines.push(`wrk.body = ${JSON.stringify(scenario.body)}`);
     lines.push('wrk.headers["Content-Type"] = "application/json"');
   }
+  // BENCH_ACCEPT_ENCODING: send this Accept-Encoding with every request (compression scenarios).
+  if (process.env.BENCH_ACCEPT_ENCODING) {
+    lines.push(
+      `wrk.headers["Accept-Encoding"] = ${JSON.stringify(process.env.BENCH_ACCEPT_ENCODING)}`,
+    );
+  }
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
 }
@@ -161,6 +188,19 @@ function wrk(port, scenario, script, seconds, connections) {
   return parseWrk(out.stdout);
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux; NaN elsewhere). CPU
+ * time per request is far steadier than req/s on a machine shared with other work.
+ */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -173,7 +213,9 @@ export async function runHttp({ rounds, seconds, warmup, connections, log }) {
   const rows = [];
   for (const scenario of SCENARIOS) {
     const script = wrkScript(dir, scenario);
-    const contenders = CONTENDERS.filter((c) => !c.only || c.only.includes(scenario.name));
+    const contenders = selectedContenders().filter(
+      (c) => !c.only || c.only.includes(scenario.name),
+    );
     const samples = new Map(contenders.map((c) => [c.name, []]));
     for (let round = 1; round <= rounds; round++) {
       for (const contender of contenders) {
@@ -181,14 +223,16 @@ export async function runHttp({ rounds, seconds, warmup, connections, log }) {
         try {
           await checkOnce(server.port, scenario);
           wrk(server.port, scenario, script, warmup, connections);
+          const cpuBefore = cpuSeconds(server.child.pid);
           const result = wrk(server.port, scenario, script, seconds, connections);
+          result.cpuUsPerReq = ((cpuSeconds(server.child.pid) - cpuBefore) * 1e6) / result.requests;
           await checkOnce(server.port, scenario);
           if (result.non2xx > 0 || result.socketErrors > 0 || !(result.rps > 0)) {
             throw new Error(`${contender.name}/${scenario.name}: ${JSON.stringify(result)}`);
           }
           samples.get(contender.name).push(result);
           log(
-            `  ${scenario.name} round ${round} ${contender.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99ms.toFixed(2)} ms`,
+            `  ${scenario.name} round ${round} ${contender.name}: ${Math.round(result.rps)} req/s, p99 ${result.p99ms.toFixed(2)} ms, ${result.cpuUsPerReq.toFixed(1)} µs CPU/req`,
           );
         } finally {
           await server.stop();
@@ -204,6 +248,7 @@ export async function runHttp({ rounds, seconds, warmup, connections, log }) {
         contender: contender.name,
         rps: Math.round(rps),
         p99ms: Number(median(list.map((r) => r.p99ms)).toFixed(2)),
+        cpuUsPerReq: Number(median(list.map((r) => r.cpuUsPerReq)).toFixed(1)),
         ratio: Number((rps / base).toFixed(3)),
         rounds: list.length,
         requests: list.reduce((n, r) => n + r.requests, 0),

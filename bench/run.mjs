@@ -1,7 +1,9 @@
 // `npm run bench`: every benchmark of bench/, then a table on stdout and bench/results.md and
 // bench/results.json with the machine, Node version, date and command.
 // Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_WARMUP (2), BENCH_CONNECTIONS (64),
-// BENCH_POLLS (10000), BENCH_ONLY (comma list of: http,router,longpoll,startup).
+// BENCH_POLLS (10000), BENCH_ONLY (comma list of: http,router,longpoll,startup),
+// BENCH_CONTENDERS (comma list of HTTP contenders, node-http always included; optional ones such as
+// framework-etag and framework-compress run only when named), BENCH_ACCEPT_ENCODING (a header).
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -70,11 +72,13 @@ if (results.http) {
   md.push(
     '## HTTP throughput',
     '',
-    '| scenario | contender | req/s | p99 ms | × node-http |',
-    '| --- | --- | ---: | ---: | ---: |',
+    '| scenario | contender | req/s | p99 ms | × node-http | server CPU µs/req |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
   );
   for (const r of results.http)
-    md.push(`| ${r.scenario} | ${r.contender} | ${r.rps} | ${r.p99ms} | ${r.ratio} |`);
+    md.push(
+      `| ${r.scenario} | ${r.contender} | ${r.rps} | ${r.p99ms} | ${r.ratio} | ${r.cpuUsPerReq} |`,
+    );
   md.push('');
 }
 if (results.router) {

@@ -1,13 +1,30 @@
-import { Application, type ApplicationSettings, type RouteEntry, url } from '../web/index.js';
+import { join } from 'node:path';
+import {
+  Application,
+  type ApplicationSettings,
+  RedirectHandler,
+  type RouteEntry,
+  StaticFileHandler,
+  url,
+} from '../web/index.js';
 import { MessagesHandler } from './chat-handlers.js';
+import { ChatPageHandler, STATIC_ROOT } from './chat-page.js';
 import { ChatRoom, type ChatStore } from './chat-room.js';
+import { ChatSocketHandler } from './chat-socket.js';
 import { MainHandler } from './hello.js';
 
-/** The example service's routes: the greeting and the long-poll chat backed by `room`. */
+/**
+ * The example service's routes: the greeting, and the chat backed by `room` (its page, the
+ * long-poll API, the WebSocket, and the page's files under `/static/`).
+ */
 export function exampleRoutes(room: ChatStore): RouteEntry[] {
   return [
     url('/', MainHandler, undefined, 'home'),
+    url('/chat', RedirectHandler, { url: '/chat/', permanent: true }),
+    url('/chat/', ChatPageHandler, { file: join(STATIC_ROOT, 'chat.html') }, 'chat'),
     url('/chat/messages', MessagesHandler, { room }, 'messages'),
+    url('/chat/socket', ChatSocketHandler, { room }, 'chat-socket'),
+    url('/static/{path*}', StaticFileHandler, { root: STATIC_ROOT }, 'static'),
   ];
 }
 

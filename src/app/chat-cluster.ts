@@ -1,14 +1,21 @@
 /**
  * The chat across cluster workers: the primary numbers and stores every message and broadcasts it;
- * each worker keeps a copy of the history and its own waiting polls. A message posted to any worker
- * reaches the polls waiting on every worker, and every worker shows the same history.
+ * each worker keeps a copy of the history, its own waiting polls and its own subscribers (sockets).
+ * A message posted to any worker reaches the polls and sockets on every worker, and every worker
+ * shows the same history.
  *
  * The state lives in one pod: across pods the primary's part would be a shared broker.
  */
 import type { Primary } from '../service/cluster/primary.js';
 import type { WorkerChannel } from '../service/cluster/worker-channel.js';
 import { MAX_TEXT_LENGTH } from './chat-handlers.js';
-import { type ChatBatch, type ChatMessage, ChatRoom, type ChatStore } from './chat-room.js';
+import {
+  type ChatBatch,
+  type ChatListener,
+  type ChatMessage,
+  ChatRoom,
+  type ChatStore,
+} from './chat-room.js';
 
 const POST = 'chat.post';
 const HISTORY = 'chat.history';
@@ -55,6 +62,15 @@ export class ClusterChatRoom implements ChatStore {
 
   latest(count?: number): ChatMessage[] {
     return this.local.latest(count);
+  }
+
+  since(after: number): ChatMessage[] {
+    return this.local.since(after);
+  }
+
+  /** Every message posted on any worker reaches this worker's subscribers (by broadcast). */
+  subscribe(listener: ChatListener): () => void {
+    return this.local.subscribe(listener);
   }
 
   wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null> {

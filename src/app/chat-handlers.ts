@@ -42,16 +42,7 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
   }
 
   override async post(): Promise<void> {
-    const body = await this.json();
-    const text = (body as { text?: unknown } | null)?.text;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new HttpError(422, 'the body must be a JSON object like {"text": "..."}');
-    }
-    if (typeof text !== 'string') throw new HttpError(422, 'text must be a string');
-    const length = [...text].length;
-    if (length < 1 || length > MAX_TEXT_LENGTH) {
-      throw new HttpError(422, `text must be 1 to ${MAX_TEXT_LENGTH} characters, got ${length}`);
-    }
+    const text = chatText(await this.json());
     const message = await this.room.publish(text);
     this.setStatus(201);
     this.setHeader('Location', `/chat/messages?after=${message.id - 1}`);
@@ -63,6 +54,23 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
     this.setHeader('Cache-Control', 'no-store');
     this.finish(batch.json);
   }
+}
+
+/**
+ * The text of a message to post, from a parsed `{"text": "..."}` body (HTTP or WebSocket): 422
+ * unless it is an object whose `text` is a string of 1 to {@link MAX_TEXT_LENGTH} characters.
+ */
+export function chatText(body: unknown): string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(422, 'the body must be a JSON object like {"text": "..."}');
+  }
+  const text = (body as { text?: unknown }).text;
+  if (typeof text !== 'string') throw new HttpError(422, 'text must be a string');
+  const length = [...text].length;
+  if (length < 1 || length > MAX_TEXT_LENGTH) {
+    throw new HttpError(422, `text must be 1 to ${MAX_TEXT_LENGTH} characters, got ${length}`);
+  }
+  return text;
 }
 
 function parseTimeout(raw: string): number {

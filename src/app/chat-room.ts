@@ -11,8 +11,19 @@ export interface ChatStore {
   /** Posts a message; resolves with it as stored (with its id). */
   publish(text: string): ChatMessage | Promise<ChatMessage>;
   latest(count?: number): ChatMessage[];
+  /** The messages newer than `after`, oldest first (the whole history when `after` is beyond it). */
+  since(after: number): ChatMessage[];
   wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null>;
+  /**
+   * Calls `listener` with every new message, in id order, synchronously as it arrives (so a
+   * {@link since} read in the same turn neither misses nor repeats one). Returns the unsubscribe
+   * function.
+   */
+  subscribe(listener: ChatListener): () => void;
 }
+
+/** Receives each new message (see {@link ChatStore.subscribe}). */
+export type ChatListener = (message: ChatMessage) => void;
 
 /** Messages for one poll, with their JSON body serialised once for every poll that shares it. */
 export interface ChatBatch {
@@ -39,6 +50,7 @@ interface Waiter {
 export class ChatRoom {
   private readonly history: ChatMessage[] = [];
   private readonly waiters = new Set<Waiter>();
+  private readonly listeners = new Set<ChatListener>();
   private nextId = 1;
 
   /** @param capacity how many messages are kept; older ones are forgotten */
@@ -52,6 +64,24 @@ export class ChatRoom {
   /** How many polls are waiting. */
   get waiting(): number {
     return this.waiters.size;
+  }
+
+  /** How many subscribers there are. */
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
+  /**
+   * {@link ChatStore.subscribe}. Listeners should not throw: one that does is reported as a process
+   * warning, and the others still get the message.
+   */
+  subscribe(listener: ChatListener): () => void {
+    // A wrapper per call: the same function subscribed twice is two subscriptions.
+    const entry: ChatListener = (message) => listener(message);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
   }
 
   /** Stores a message and answers every waiting poll. */
@@ -77,6 +107,7 @@ export class ChatRoom {
     this.history.push(message);
     if (this.history.length > this.capacity) this.history.shift();
     this.wakeAll();
+    this.tell([message]);
   }
 
   /** Replaces the history (a new cluster worker catching up), answering polls it satisfies. */
@@ -84,9 +115,11 @@ export class ChatRoom {
     const kept = messages.slice(-this.capacity);
     const last = kept[kept.length - 1];
     if (last === undefined || last.id < this.lastId) return;
+    const previous = this.lastId;
     this.history.splice(0, this.history.length, ...kept);
     this.nextId = last.id + 1;
     this.wakeAll();
+    this.tell(kept.filter((m) => m.id > previous));
   }
 
   /**
@@ -136,6 +169,20 @@ export class ChatRoom {
     clearTimeout(waiter.timer);
     waiter.signal?.removeEventListener('abort', waiter.onAbort);
     waiter.resolve(batch);
+  }
+
+  private tell(messages: readonly ChatMessage[]): void {
+    if (this.listeners.size === 0) return;
+    for (const message of messages) {
+      for (const listener of this.listeners) {
+        try {
+          listener(message);
+        } catch (error) {
+          // Not the poster's problem (nor a reason to crash): reported, and the others still get it.
+          process.emitWarning(error instanceof Error ? error : String(error), 'ChatListenerError');
+        }
+      }
+    }
   }
 
   private wakeAll(): void {

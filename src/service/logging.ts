@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { RequestHandler, RequestObserver } from '../web/index.js';
+import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
 import type { LogLevel } from './config.js';
 
 /** Headers that never reach a log line, wherever they appear in the logged object. */
@@ -161,7 +161,8 @@ export const CLIENT_CLOSED_REQUEST = 499;
  * One access log line per finished request: `reqId`, `method`, `url` (path), `route` (template),
  * `statusCode`, `responseTime` (ms), `bytes`; info below 400, warn for 4xx, error for 5xx (with the
  * error); requests to `quietRoutes` (probes, metrics) at debug. A request whose client went away is
- * logged with `aborted: true` and status 499.
+ * logged with `aborted: true` and status 499. A WebSocket's handshake is logged as a 101 request,
+ * and its end with one `websocket closed` line (`code`, `duration` in ms).
  */
 export class AccessLog implements RequestObserver {
   constructor(
@@ -191,5 +192,18 @@ export class AccessLog implements RequestObserver {
     if (aborted) line.aborted = true;
     if (handler.error !== undefined && statusCode >= 500) line.err = handler.error;
     this.logger[level](line, aborted ? 'request aborted' : 'request completed');
+  }
+
+  /** A WebSocket (logged once as a 101 request when it opened) closed: its code and lifetime. */
+  websocketClosed(handler: WebSocketHandler<unknown>): void {
+    if (!this.logger.isLevelEnabled('info')) return;
+    const line = {
+      reqId: handler.requestId,
+      url: handler.path,
+      route: handler.route?.pattern ?? null,
+      code: handler.closeCode,
+      duration: Math.round((performance.now() - handler.startTime) * 1000) / 1000,
+    };
+    this.logger.info(line, 'websocket closed');
   }
 }

@@ -1,5 +1,5 @@
 import client, { type Gauge, type Histogram, Registry } from 'prom-client';
-import type { RequestHandler, RequestObserver } from '../web/index.js';
+import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
 import { CLIENT_CLOSED_REQUEST } from './logging.js';
 
 /** Route label of requests that matched no route. */
@@ -46,13 +46,14 @@ export interface MetricsOptions {
 
 /**
  * The service's Prometheus registry: prom-client's default process and Node.js metrics, the
- * `http_request_duration_seconds` histogram (labels `method`, `route`, `status_code`) and an
- * in-flight gauge. Register your own metrics on {@link registry}.
+ * `http_request_duration_seconds` histogram (labels `method`, `route`, `status_code`), an
+ * in-flight gauge and the `websocket_connections` gauge. Register your own metrics on {@link registry}.
  */
 export class ServiceMetrics implements RequestObserver {
   readonly registry: Registry;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   readonly inFlight: Gauge;
+  readonly websockets: Gauge;
   private readonly quietRoutes: ReadonlySet<string>;
   private source: (() => Promise<string>) | null = null;
 
@@ -70,6 +71,11 @@ export class ServiceMetrics implements RequestObserver {
     this.inFlight = new client.Gauge({
       name: 'http_requests_in_flight',
       help: 'HTTP requests being handled right now.',
+      registers: [this.registry],
+    });
+    this.websockets = new client.Gauge({
+      name: 'websocket_connections',
+      help: 'WebSocket connections open right now.',
       registers: [this.registry],
     });
     this.quietRoutes = options.countQuietRoutes ? new Set() : (options.quietRoutes ?? new Set());
@@ -107,6 +113,14 @@ export class ServiceMetrics implements RequestObserver {
       { method, route, status_code: String(status) },
       (performance.now() - handler.startTime) / 1000,
     );
+  }
+
+  websocketOpened(_handler: WebSocketHandler<unknown>): void {
+    this.websockets.inc();
+  }
+
+  websocketClosed(_handler: WebSocketHandler<unknown>): void {
+    this.websockets.dec();
   }
 
   private isQuiet(handler: RequestHandler<unknown>): boolean {

@@ -64,7 +64,11 @@ export class StartupzHandler extends ProbeHandler {
 export class ReadyzHandler extends ProbeHandler {
   override async get(): Promise<void> {
     const verdict = await this.health.readiness();
-    const failed = verdict.checks.filter((c) => !c.ok).map((c) => c.name);
+    const failing = verdict.checks.filter((c) => !c.ok);
+    const failed = failing.map((c) => c.name);
+    // The probe's access line is at debug level and a 503 says nothing of why: log each failing
+    // check (thrown error, rejection, `false`, timeout) with the request id, once per probe.
+    if (failing.length > 0) this.log.warn({ checks: failing }, 'readiness check failed');
     const text = verdict.ok ? 'ok' : (verdict.reason ?? `failing checks: ${failed.join(', ')}`);
     const details: Record<string, unknown> = { checks: verdict.checks };
     if (verdict.reason !== undefined) details.reason = verdict.reason;

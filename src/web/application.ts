@@ -1,8 +1,27 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { hasRequestBody } from './body.js';
+import {
+  type CompressionOptions,
+  type ResolvedCompression,
+  resolveCompression,
+} from './compression.js';
+import { type CookieOptions, serializeCookie } from './cookies.js';
 import { HttpError } from './errors.js';
+import { makeStaticUrl } from './file-versions.js';
 import { type HandlerClass, RequestHandler, type RouteTarget } from './handler.js';
 import { type Logger, stderrLogger } from './log.js';
-import { Router } from './routing.js';
+import { type MultipartLimits, resolveMultipartLimits } from './multipart.js';
+import { type RouteMatch, Router } from './routing.js';
+import { type CookieSecret, type SigningKeys, signingKeys } from './signed-cookies.js';
+import {
+  acceptsUpgrade,
+  isWebSocketUpgrade,
+  UpgradeRefusedHandler,
+  upgradeResponse,
+  type WebSocketHandler,
+} from './websocket.js';
+import { XSRF_COOKIE } from './xsrf.js';
 
 const NO_ARGS: readonly string[] = [];
 
@@ -46,6 +65,12 @@ export interface RequestObserver {
    * `handler.status`, `handler.route`, `handler.error` and `handler.startTime` tell the rest.
    */
   requestFinished?(handler: RequestHandler<unknown>): void;
+  /**
+   * A WebSocket handshake succeeded (its request has just finished with status 101), before `open`.
+   */
+  websocketOpened?(handler: WebSocketHandler<unknown>): void;
+  /** A WebSocket connection closed (`handler.closeCode`), after the handler's `onClose`. */
+  websocketClosed?(handler: WebSocketHandler<unknown>): void;
 }
 
 /** Application settings; every one is optional. */
@@ -72,6 +97,35 @@ export interface ApplicationSettings {
    * Default: none.
    */
   requestId?: (request: IncomingMessage) => string;
+  /**
+   * The secret that signs cookies (`setSignedCookie`): a long random string, or secrets by key
+   * version (`{ 1: old, 2: new }`) to rotate keys. Default: none (signed cookies throw).
+   */
+  cookieSecret?: CookieSecret;
+  /** With secrets by version: the version new signatures use. */
+  cookieKeyVersion?: number;
+  /** Check an XSRF token on every request but GET, HEAD and OPTIONS. Default `false`. */
+  xsrfCookies?: boolean;
+  /** Attributes of the `_xsrf` cookie (`secure`, `sameSite`, …); `path` is `/` unless given. */
+  xsrfCookieOptions?: CookieOptions;
+  /** Where `@authenticated` GET and HEAD requests without a user go (with `?next=`). */
+  loginUrl?: string;
+  /** Limits on `multipart/form-data` bodies (parts, fields, files, sizes). */
+  multipart?: MultipartLimits;
+  /**
+   * Compress responses with gzip or brotli, as the client's `Accept-Encoding` allows: `true`, or
+   * options (`threshold`, default 1024 bytes; gzip `level`; `brotliQuality`). Default `false`.
+   */
+  compress?: boolean | CompressionOptions;
+  /**
+   * Give GET and HEAD 200 responses sent in one piece a weak `ETag` computed from the body, and
+   * answer 304 when `If-None-Match` matches. Default `false`.
+   */
+  etag?: boolean;
+  /** The directory whose files {@link Application.staticUrl} builds versioned URLs for. */
+  staticPath?: string;
+  /** The URL prefix {@link Application.staticUrl} puts before a file's path. Default `/static/`. */
+  staticUrlPrefix?: string;
 }
 
 /** Settings with every default filled in. */
@@ -81,6 +135,16 @@ export interface ResolvedSettings {
   readonly maxParams: number;
   readonly trustProxy: boolean;
   readonly requestId: ((request: IncomingMessage) => string) | undefined;
+  readonly cookieKeys: SigningKeys | undefined;
+  readonly xsrfCookies: boolean;
+  readonly xsrfCookieOptions: Readonly<CookieOptions>;
+  readonly loginUrl: string | undefined;
+  readonly multipart: Readonly<Required<MultipartLimits>>;
+  /** Compression options, or `null` when compression is off. */
+  readonly compress: ResolvedCompression | null;
+  readonly etag: boolean;
+  readonly staticPath: string | undefined;
+  readonly staticUrlPrefix: string;
 }
 
 /**
@@ -110,6 +174,13 @@ export class Application {
   startObservers: ((handler: RequestHandler<unknown>) => void)[] | null = null;
   /** @internal */
   finishObservers: ((handler: RequestHandler<unknown>) => void)[] | null = null;
+  /** @internal */
+  websocketOpenObservers: ((handler: WebSocketHandler<unknown>) => void)[] | null = null;
+  /** @internal */
+  websocketCloseObservers: ((handler: WebSocketHandler<unknown>) => void)[] | null = null;
+  /** @internal Whether `finish` and `flush` must run the ETag or compression step (one check). */
+  readonly transformsOutput: boolean;
+  private readonly staticUrls = new Map<string, string>();
   private readonly router = new Router<RouteTarget>();
   private readonly defaultTarget: RouteTarget;
   private readonly abortable = new Set<RequestHandler<unknown>>();
@@ -126,7 +197,21 @@ export class Application {
       maxParams: settings.maxParams ?? 1000,
       trustProxy: settings.trustProxy ?? false,
       requestId: settings.requestId,
+      cookieKeys:
+        settings.cookieSecret === undefined
+          ? undefined
+          : signingKeys(settings.cookieSecret, settings.cookieKeyVersion),
+      xsrfCookies: settings.xsrfCookies ?? false,
+      xsrfCookieOptions: Object.freeze({ ...settings.xsrfCookieOptions }),
+      loginUrl: settings.loginUrl,
+      multipart: resolveMultipartLimits(settings.multipart),
+      compress: resolveCompression(settings.compress),
+      etag: settings.etag ?? false,
+      staticPath: settings.staticPath,
+      staticUrlPrefix: settings.staticUrlPrefix ?? '/static/',
     });
+    this.transformsOutput = this.settings.etag || this.settings.compress !== null;
+    serializeCookie(XSRF_COOKIE, '', this.settings.xsrfCookieOptions); // bad options fail here
     this.logger = settings.logger ?? stderrLogger;
     this.defaultTarget = {
       handler: settings.defaultHandler ?? NotFoundHandler,
@@ -157,6 +242,14 @@ export class Application {
       this.finishObservers ??= [];
       this.finishObservers.push(observer.requestFinished.bind(observer));
     }
+    if (observer.websocketOpened) {
+      this.websocketOpenObservers ??= [];
+      this.websocketOpenObservers.push(observer.websocketOpened.bind(observer));
+    }
+    if (observer.websocketClosed) {
+      this.websocketCloseObservers ??= [];
+      this.websocketCloseObservers.push(observer.websocketClosed.bind(observer));
+    }
     this.observed = this.finishObservers !== null;
     return this;
   }
@@ -166,13 +259,63 @@ export class Application {
     return this.router.reverse(name, ...args);
   }
 
+  /**
+   * The URL of a file under the `staticPath` setting: `staticUrlPrefix` + the path + `?v=` + a
+   * short hash of the file's content, so that it can be cached forever (`StaticFileHandler`
+   * serves such URLs as immutable). The version of each path is worked out once (re-checked on
+   * every call in `debug` mode); a file that cannot be read gets no `?v=`.
+   *
+   * @example
+   * app.staticUrl('app.js') // '/static/app.js?v=Xb3kZ0aQ9f1c'
+   */
+  staticUrl(path: string): string {
+    let result = this.staticUrls.get(path);
+    if (result === undefined) {
+      const root = this.settings.staticPath;
+      if (root === undefined) throw new Error('staticUrl() needs the staticPath setting');
+      result = makeStaticUrl(root, this.settings.staticUrlPrefix, path);
+      if (!this.settings.debug) this.staticUrls.set(path, result);
+    }
+    return result;
+  }
+
   /** The node:http request listener. */
   readonly listener: RequestListener = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const match = path.charCodeAt(0) === 47 ? this.router.match(path) : null;
-    const target = match === null ? this.defaultTarget : match.route.target;
+    this.start(req, res, path, match === null ? this.defaultTarget : match.route.target, match);
+  };
+
+  /**
+   * The node:http `upgrade` listener ({@link HttpServer} installs it). The request is routed like
+   * any other and answered on the raw socket, which is closed after the answer: a route whose
+   * handler extends `WebSocketHandler` takes the connection over; an unmatched path gets the
+   * default handler (404); a WebSocket upgrade to another route, or any upgrade with a body, a 400;
+   * an upgrade to another protocol (h2c, say) is served as an ordinary request, without upgrading.
+   */
+  readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const res = upgradeResponse(req, socket, head);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const match = path.charCodeAt(0) === 47 ? this.router.match(path) : null;
+    let target = match === null ? this.defaultTarget : match.route.target;
+    const takesUpgrade = match !== null && acceptsUpgrade(target.handler);
+    if (hasRequestBody(req) || (match !== null && !takesUpgrade && isWebSocketUpgrade(req))) {
+      target = { handler: UpgradeRefusedHandler, options: undefined };
+    }
+    this.start(req, res, path, target, match);
+  };
+
+  private start(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    target: RouteTarget,
+    match: RouteMatch<RouteTarget> | null,
+  ): void {
     let handler: RequestHandler<unknown>;
     try {
       handler = new target.handler(this, req, res, match?.route ?? null);
@@ -199,7 +342,7 @@ export class Application {
       }
     }
     handler.execute(target.options, match === null ? NO_ARGS : match.args);
-  };
+  }
 
   /** Whether {@link beginDraining} has been called. */
   get draining(): boolean {

@@ -108,9 +108,40 @@ export function charsetOf(contentType: string | undefined): string | undefined {
 }
 
 /**
+ * Deepest nesting of arrays and objects accepted in a JSON body. `JSON.parse` copes with any depth,
+ * but what handlers then do with the value is usually recursive: `JSON.stringify` (so `write`)
+ * overflows the stack at about 4,000 levels, `structuredClone` at about 3,000.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Whether the JSON text in `body` nests arrays and objects deeper than `limit` (strings skipped). */
+function nestedDeeperThan(body: Buffer, limit: number): boolean {
+  // Each level takes at least two bytes: a shorter body cannot be too deep.
+  if (body.length <= 2 * limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i];
+    if (inString) {
+      // A backslash escapes the next byte; a quote ends the string.
+      if (byte === 0x5c) i++;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x5b || byte === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (byte === 0x5d || byte === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
  * Parses a JSON request body. Another content type is a 415, an empty or malformed body (invalid
  * UTF-8 included) is a 400, and so is a body carrying `__proto__` or `constructor.prototype` keys,
- * which could poison prototypes once merged into other objects.
+ * which could poison prototypes once merged into other objects, or one nested deeper than
+ * {@link MAX_JSON_DEPTH} levels.
  */
 export function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
   if (!isJsonContentType(contentType)) {
@@ -122,6 +153,9 @@ export function parseJsonBody(body: Buffer, contentType: string | undefined): un
   }
   if (body.length === 0) throw new HttpError(400, 'empty JSON body');
   const text = decodeUtf8(body);
+  if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw new HttpError(400, `JSON body nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   try {
     return secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
   } catch (error) {

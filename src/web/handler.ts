@@ -2,6 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Application } from './application.js';
 import { type Arguments, cleanArgument, decodePathArgument, parseUrlEncoded } from './arguments.js';
 import {
+  currentUserOf,
+  isAuthenticated,
+  requireUser,
+  resolveCurrentUser,
+  setCurrentUser,
+} from './auth.js';
+import {
   charsetOf,
   decodeUtf8,
   hasRequestBody,
@@ -9,9 +16,30 @@ import {
   parseJsonBody,
   readBody,
 } from './body.js';
+import { CompressedStream, compressBody } from './compression.js';
+import {
+  type ClearCookieOptions,
+  type CookieOptions,
+  type Cookies,
+  isCookieName,
+  parseCookieHeader,
+  serializeCookie,
+  serializeExpiredCookie,
+} from './cookies.js';
 import { Finish, HttpError, PROBLEM_CONTENT_TYPE, problemFor, RequestAborted } from './errors.js';
+import { applyAutoEtag } from './etag.js';
+import { EventStream, type EventStreamOptions } from './event-stream.js';
 import type { Logger } from './log.js';
+import { type Files, isMultipart, parseMultipart } from './multipart.js';
 import type { CompiledRoute } from './routing.js';
+import {
+  type GetSignedCookieOptions,
+  readSignedCookie,
+  type SignedCookieOptions,
+  writeSignedCookie,
+} from './signed-cookies.js';
+import { streamBody } from './streaming-body.js';
+import { checkXsrf, issueXsrfToken, needsXsrfCheck, xsrfFormHtml } from './xsrf.js';
 
 /** What a route points at: the handler class and the options given to its `initialize`. */
 export interface RouteTarget {
@@ -52,6 +80,10 @@ interface HandlerInfo {
   readonly allow: string;
   /** Whether the class overrides `onConnectionClose`, which needs a `close` listener. */
   readonly watchesClose: boolean;
+  /** Whether the class sets `static streamRequestBody = true`. */
+  readonly streamsBody: boolean;
+  /** False when the class sets `static readsBody = false` (the body is left to someone else). */
+  readonly readsBody: boolean;
 }
 
 const handlerInfo = new WeakMap<object, HandlerInfo>();
@@ -59,7 +91,7 @@ const kHandler = Symbol('handler');
 const EMPTY_ARGS: readonly string[] = Object.freeze([]);
 const HEADER_INJECTION = /[\r\n\0]/;
 
-type BodyState = 'none' | 'unread' | 'read';
+type BodyState = 'none' | 'unread' | 'streaming' | 'read';
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -84,7 +116,10 @@ function onResponseClose(this: ServerResponse): void {
  *    {@link setDefaultHeaders} → {@link initialize} with the route's options.
  * 2. Method check: a verb the class does not define gets 405 with `Allow` (HEAD falls back to
  *    `get` with the body left out; OPTIONS is answered with `Allow` unless `options` is defined).
- * 3. The request body is read (bounded by `maxBodyBytes`) when the request has one.
+ * 3. For a verb wrapped with `authenticated`, the current user is resolved (none: refused). The
+ *    request body is read (bounded by `maxBodyBytes`; a multipart form is parsed), unless the class
+ *    streams it (`static streamRequestBody = true`: to {@link dataReceived}, after `prepare`).
+ *    With the `xsrfCookies` setting, {@link checkXsrfCookie} runs (not for GET, HEAD, OPTIONS).
  * 4. {@link prepare}: may be async, may finish the request, may throw.
  * 5. The verb method: may be async. When it returns (or its promise resolves) without having
  *    called {@link finish}, the response is finished for it.
@@ -94,7 +129,7 @@ function onResponseClose(this: ServerResponse): void {
  * Anything thrown (or rejected) along the way becomes an error response through
  * {@link sendError}: an {@link HttpError} with its status, anything else a logged 500.
  */
-export class RequestHandler<O = undefined> {
+export class RequestHandler<O = undefined, U = unknown> {
   /** The application this request belongs to. */
   readonly application: Application;
   /** The raw request. Its body has already been read when the verb method runs. */
@@ -130,6 +165,11 @@ export class RequestHandler<O = undefined> {
   private controller: AbortController | null;
   private childLog: Logger | null;
   private closeWatched: boolean;
+  private encoder: CompressedStream | null;
+  private cookieJar: Cookies | null;
+  private uploads: Files | null;
+  private bodyLimit: number;
+  private xsrfValue: string | null;
 
   /** Created by the application for each request; override {@link initialize}, not this. */
   constructor(
@@ -164,6 +204,11 @@ export class RequestHandler<O = undefined> {
     this.controller = null;
     this.childLog = null;
     this.closeWatched = false;
+    this.encoder = null;
+    this.cookieJar = null;
+    this.uploads = null;
+    this.bodyLimit = -1;
+    this.xsrfValue = null;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -185,8 +230,9 @@ export class RequestHandler<O = undefined> {
   setDefaultHeaders(): void {}
 
   /**
-   * Runs before the verb method, after the body has been read. May be async. May finish the
-   * request (then the verb method is not called), or throw an {@link HttpError} to refuse it.
+   * Runs before the verb method, after the body has been read (before, when the class streams
+   * it). May be async. May finish the request (then the verb method is not called), or throw an
+   * {@link HttpError} to refuse it.
    */
   prepare(): void | Promise<void> {}
 
@@ -376,6 +422,11 @@ export class RequestHandler<O = undefined> {
     return this.application.reverseUrl(name, ...args);
   }
 
+  /** A versioned URL of a static file (see {@link Application.staticUrl}). */
+  staticUrl(path: string): string {
+    return this.application.staticUrl(path);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Output
 
@@ -460,8 +511,13 @@ export class RequestHandler<O = undefined> {
     if (this.aborted || res.destroyed) {
       return Promise.reject(new RequestAborted('disconnect'));
     }
-    if (!res.headersSent) this.prepareHeaders();
+    if (!res.headersSent) {
+      this.prepareHeaders();
+      const compress = this.application.settings.compress;
+      if (compress !== null) this.encoder = CompressedStream.start(this, compress);
+    }
     const body = this.takeBody();
+    if (this.encoder !== null) return this.encoder.write(body);
     if (body.length === 0) {
       res.flushHeaders();
       return Promise.resolve();
@@ -490,11 +546,17 @@ export class RequestHandler<O = undefined> {
     const res = this.response;
     if (this.aborted || res.destroyed) return;
     if (res.headersSent) {
-      this.send(this.takeBody(), true);
+      if (this.encoder !== null) this.encoder.end(this.takeBody());
+      else this.send(this.takeBody(), true);
     } else {
       this.prepareHeaders();
+      let body = this.takeBody();
+      const app = this.application;
+      if (app.transformsOutput) {
+        if (app.settings.etag) body = applyAutoEtag(this, body);
+        if (app.settings.compress !== null) body = compressBody(this, body, app.settings.compress);
+      }
       const status = res.statusCode;
-      const body = this.takeBody();
       if (status === 204 || status === 304 || status < 200) {
         res.end();
       } else if (this.method === 'HEAD') {
@@ -535,6 +597,9 @@ export class RequestHandler<O = undefined> {
     if (res.headersSent) {
       if (!this.finished) {
         this.finished = true;
+        // For logs and metrics: the client saw the first status cut short, a server error.
+        res.statusCode = status;
+        this.error ??= error;
         res.destroy();
       }
       return;
@@ -583,6 +648,147 @@ export class RequestHandler<O = undefined> {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Cookies, XSRF, users, streams (each concept lives in its own module; these delegate)
+
+  /** The request's cookies, parsed leniently on first use (see `parseCookieHeader`). */
+  get cookies(): Cookies {
+    this.cookieJar ??= parseCookieHeader(this.request.headers.cookie);
+    return this.cookieJar;
+  }
+
+  /** The value of a request cookie, as sent (not decoded), or `defaultValue`. */
+  getCookie(name: string): string | undefined;
+  getCookie(name: string, defaultValue: string): string;
+  getCookie(name: string, defaultValue?: string): string | undefined {
+    return this.cookies[name] ?? defaultValue;
+  }
+
+  /**
+   * Adds a `Set-Cookie` header (`path` defaults to `/`). A name or value that is not safe in a
+   * cookie (CR, LF, `;`, `,`, whitespace, quotes, non-ASCII…) or bad attributes throw a `TypeError`.
+   */
+  setCookie(name: string, value: string, options?: CookieOptions): this {
+    return this.addHeader('Set-Cookie', serializeCookie(name, value, options));
+  }
+
+  /** Deletes a cookie; `path` and `domain` (and `secure`…) must match those it was set with. */
+  clearCookie(name: string, options?: ClearCookieOptions): this {
+    return this.addHeader('Set-Cookie', serializeExpiredCookie(name, options));
+  }
+
+  /** Deletes every cookie the request carried (those set with these `path` and `domain`). */
+  clearAllCookies(options?: ClearCookieOptions): this {
+    for (const name of Object.keys(this.cookies)) {
+      if (isCookieName(name)) this.clearCookie(name, options); // others could not be set either
+    }
+    return this;
+  }
+
+  /**
+   * Signs `value` (HMAC-SHA256 with the `cookieSecret` setting, bound to `name`) and sets it as a
+   * cookie, expiring in `expiresDays` (default 30). The value is readable, not forgeable.
+   */
+  setSignedCookie(name: string, value: string, options?: SignedCookieOptions): this {
+    writeSignedCookie(this, name, value, options);
+    return this;
+  }
+
+  /**
+   * The value of a cookie set with {@link setSignedCookie}, or `undefined` when it is missing,
+   * tampered with, signed for another name or with a retired key, or older than `maxAgeDays`
+   * (default 31). Without the `cookieSecret` setting, both throw.
+   */
+  getSignedCookie(name: string, options?: GetSignedCookieOptions): string | undefined {
+    return readSignedCookie(this, name, options);
+  }
+
+  /**
+   * The XSRF token to send back in a form field `_xsrf` or an `X-XSRFToken` header: masked
+   * differently for each request; sets the `_xsrf` cookie when the request had none.
+   */
+  get xsrfToken(): string {
+    this.xsrfValue ??= issueXsrfToken(this);
+    return this.xsrfValue;
+  }
+
+  /** `<input type="hidden" name="_xsrf" value="…">` for an HTML form. */
+  xsrfFormHtml(): string {
+    return xsrfFormHtml(this.xsrfToken);
+  }
+
+  /**
+   * Refuses (403) a request whose `_xsrf` form field or `X-XSRFToken`/`X-CSRFToken` header does
+   * not match its `_xsrf` cookie. Runs before `prepare` when the `xsrfCookies` setting is on
+   * (override with an empty body to exempt a handler); call it yourself to opt one in.
+   */
+  checkXsrfCookie(): void {
+    checkXsrf(this);
+  }
+
+  /**
+   * Returns the user making the request, or `undefined`/`null` for none; may be async. Override it
+   * (it runs at most once per request); read the result through {@link currentUser}.
+   */
+  getCurrentUser(): U | null | undefined | Promise<U | null | undefined> {
+    return undefined;
+  }
+
+  /**
+   * The current user. Resolved before `prepare` for verbs wrapped with `authenticated`, after
+   * `await this.resolveCurrentUser()`, or on first read when {@link getCurrentUser} is
+   * synchronous; reading it before an async `getCurrentUser` was resolved throws. Assignable.
+   */
+  get currentUser(): U | undefined {
+    return currentUserOf(this) as U | undefined;
+  }
+
+  set currentUser(user: U | undefined) {
+    setCurrentUser(this, user);
+  }
+
+  /** Resolves {@link currentUser} (calling {@link getCurrentUser} once per request). */
+  resolveCurrentUser(): Promise<U | undefined> {
+    return resolveCurrentUser(this) as Promise<U | undefined>;
+  }
+
+  /** Starts a server-sent events response (`text/event-stream`); see {@link EventStream}. */
+  eventStream(options?: EventStreamOptions): EventStream {
+    return new EventStream(this, options);
+  }
+
+  /**
+   * Receives the request body piece by piece when the class sets `static streamRequestBody =
+   * true`, after `prepare` and before the verb method. May be async: the request is paused until
+   * its promise settles.
+   */
+  dataReceived(_chunk: Buffer): void | Promise<void> {
+    throw new Error(`${this.constructor.name} streams its body but does not define dataReceived`);
+  }
+
+  /**
+   * Sets this request's body limit (413 beyond it): in `initialize`, or in `prepare` when the
+   * class streams its body. Default: `static maxBodyBytes`, else the `maxBodyBytes` setting.
+   */
+  setMaxBodyBytes(bytes: number): this {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new RangeError(`maxBodyBytes must be a non-negative integer, got ${bytes}`);
+    }
+    const state = this.bodyState;
+    const streams = handlerInfoOf(this).streamsBody;
+    if (state === 'read' || state === 'streaming' || (state === 'unread' && !streams)) {
+      throw new Error('setMaxBodyBytes() after the body was read');
+    }
+    this.bodyLimit = bytes;
+    return this;
+  }
+
+  /** Files of a `multipart/form-data` body by field name (empty for other bodies). */
+  get files(): Files {
+    this.uploads ??= Object.create(null) as Files;
+    return this.uploads;
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Machinery (used by Application; not part of the handler-writing API)
 
   /** @internal Runs the request through the lifecycle. */
@@ -599,24 +805,33 @@ export class RequestHandler<O = undefined> {
         this.answerWithoutVerb();
         return;
       }
-      const req = this.request;
-      const klass = this.constructor as { maxBodyBytes?: number };
-      if (hasRequestBody(req)) {
-        this.bodyState = 'unread';
-        const limit = klass.maxBodyBytes ?? this.application.settings.maxBodyBytes;
-        const length = req.headers['content-length'];
-        if (
-          req.headers.expect?.toLowerCase() === '100-continue' &&
-          !(length !== undefined && Number(length) > limit)
-        ) {
-          this.response.writeContinue();
-        }
-        readBody(req, limit).then(
-          (body) => {
-            this.rawBody = body;
-            this.bodyState = 'read';
-            this.runPrepare(verb);
+      if (isAuthenticated(this[verb])) {
+        requireUser(this).then(
+          (allowed) => {
+            if (allowed) this.receiveBody(verb, info);
           },
+          (error: unknown) => this.handleError(error),
+        );
+        return;
+      }
+      this.receiveBody(verb, info);
+    } catch (error) {
+      this.handleError(error);
+    }
+  }
+
+  private receiveBody(verb: Verb, info: HandlerInfo): void {
+    try {
+      const req = this.request;
+      if (info.readsBody && hasRequestBody(req)) {
+        this.bodyState = 'unread';
+        if (info.streamsBody) {
+          this.runPrepare(verb); // the body is streamed once prepare has had its say on the limit
+          return;
+        }
+        const limit = this.admitBody();
+        readBody(req, limit).then(
+          (body) => this.bodyRead(verb, body),
           (error: unknown) => this.handleError(error),
         );
         return;
@@ -625,6 +840,49 @@ export class RequestHandler<O = undefined> {
     } catch (error) {
       this.handleError(error);
     }
+  }
+
+  private bodyRead(verb: Verb, body: Buffer): void {
+    this.rawBody = body;
+    this.bodyState = 'read';
+    if (!isMultipart(this.request.headers['content-type'])) {
+      this.runPrepare(verb);
+      return;
+    }
+    parseMultipart(body, this.request.headers, this.application.settings.multipart).then(
+      (form) => {
+        this.bodyArgs = form.fields;
+        this.uploads = form.files;
+        this.runPrepare(verb);
+      },
+      (error: unknown) => this.handleError(error),
+    );
+  }
+
+  /** The body limit in force; sends `100 Continue` when the client waits for it and fits. */
+  private admitBody(): number {
+    const klass = this.constructor as { maxBodyBytes?: number };
+    const limit =
+      this.bodyLimit >= 0
+        ? this.bodyLimit
+        : (klass.maxBodyBytes ?? this.application.settings.maxBodyBytes);
+    const req = this.request;
+    const length = req.headers['content-length'];
+    if (
+      req.headers.expect?.toLowerCase() === '100-continue' &&
+      !(length !== undefined && Number(length) > limit)
+    ) {
+      this.response.writeContinue();
+    }
+    return limit;
+  }
+
+  /**
+   * @internal The response now belongs to code outside this handler (`FallbackHandler`): it is
+   * marked finished, so the lifecycle sends nothing more and `write`/`flush`/`finish` throw.
+   */
+  handOver(): void {
+    this.finished = true;
   }
 
   /** @internal Aborts the request's signal because the server is draining. */
@@ -636,7 +894,8 @@ export class RequestHandler<O = undefined> {
   connectionClosed(): void {
     if (this.controller !== null) this.application.untrackAbortable(this);
     if (!this.response.writableFinished && !this.aborted) {
-      this.aborted = true;
+      // Cut off by the server after an error (the headers were out): not the client leaving.
+      if (this.error === undefined) this.aborted = true;
       this.controller?.abort(new RequestAborted('disconnect'));
       try {
         this.onConnectionClose();
@@ -678,18 +937,38 @@ export class RequestHandler<O = undefined> {
 
   private runPrepare(verb: Verb): void {
     try {
+      if (this.application.settings.xsrfCookies && needsXsrfCheck(this.method)) {
+        this.checkXsrfCookie();
+      }
       const prepared = this.prepare();
       if (isThenable(prepared)) {
         prepared.then(
-          () => this.runVerb(verb),
+          () => this.afterPrepare(verb),
           (error: unknown) => this.handleError(error),
         );
         return;
       }
-      this.runVerb(verb);
+      this.afterPrepare(verb);
     } catch (error) {
       this.handleError(error);
     }
+  }
+
+  /** Runs the verb; for a class that streams its body, once the body has gone to `dataReceived`. */
+  private afterPrepare(verb: Verb): void {
+    if (this.bodyState !== 'unread' || this.finished) {
+      this.runVerb(verb);
+      return;
+    }
+    const limit = this.admitBody();
+    this.bodyState = 'streaming';
+    streamBody(this.request, limit, (chunk) => this.dataReceived(chunk)).then(
+      () => {
+        this.bodyState = 'read';
+        this.runVerb(verb);
+      },
+      (error: unknown) => this.handleError(error),
+    );
   }
 
   private runVerb(verb: Verb): void {
@@ -733,7 +1012,13 @@ export class RequestHandler<O = undefined> {
       // A response destroyed before it was complete: the client left, nobody to answer. (Once
       // complete, Node marks it destroyed too; an error then is a bug to log, below.)
       const cutOff = this.response.destroyed && !this.response.writableFinished;
-      if (aborted === 'disconnect' || this.aborted || cutOff) {
+      // Once finished, any abort (the server draining included) leaves nothing to answer.
+      if (
+        aborted === 'disconnect' ||
+        this.aborted ||
+        cutOff ||
+        (aborted !== null && this.finished)
+      ) {
         this.finished = true;
         return;
       }
@@ -780,7 +1065,8 @@ export class RequestHandler<O = undefined> {
    * closes; a body nobody asked for is discarded by node:http only while it is small.
    */
   private prepareHeaders(): void {
-    const unread = this.bodyState === 'unread' && !this.request.complete;
+    const state = this.bodyState;
+    const unread = (state === 'unread' || state === 'streaming') && !this.request.complete;
     if (unread || (this.bodyState === 'none' && mustCloseForUnreadBody(this.request))) {
       this.response.shouldKeepAlive = false;
     }
@@ -853,6 +1139,8 @@ export function handlerInfoOf(handler: RequestHandler<unknown>): HandlerInfo {
       verbs,
       allow: HANDLER_METHODS.filter((m) => allowed.has(m)).join(', '),
       watchesClose: proto.onConnectionClose !== RequestHandler.prototype.onConnectionClose,
+      streamsBody: (klass as { streamRequestBody?: unknown }).streamRequestBody === true,
+      readsBody: (klass as { readsBody?: unknown }).readsBody !== false,
     };
     handlerInfo.set(klass, info);
   }

@@ -9,6 +9,26 @@ export {
   url,
 } from './application.js';
 export type { Arguments } from './arguments.js';
+export { authenticated } from './auth.js';
+export {
+  type CompressionOptions,
+  type ContentCoding,
+  type EncodingChoice,
+  isCompressible,
+  negotiateEncoding,
+  type ResolvedCompression,
+} from './compression.js';
+export { CONTENT_TYPES, contentTypeFor, DEFAULT_CONTENT_TYPE } from './content-types.js';
+export {
+  type ClearCookieOptions,
+  type CookieOptions,
+  type Cookies,
+  isCookieName,
+  parseCookieHeader,
+  type SameSite,
+  serializeCookie,
+  serializeExpiredCookie,
+} from './cookies.js';
 export {
   type AbortCause,
   Finish,
@@ -20,6 +40,8 @@ export {
   RequestAborted,
   statusTitle,
 } from './errors.js';
+export { bodyEtag, etagMatches } from './etag.js';
+export { EventStream, type EventStreamOptions, type ServerSentEvent } from './event-stream.js';
 export {
   type Chunk,
   HANDLER_METHODS,
@@ -27,7 +49,46 @@ export {
   RequestHandler,
   type RouteTarget,
 } from './handler.js';
+export {
+  ErrorHandler,
+  type ErrorHandlerOptions,
+  FallbackHandler,
+  type FallbackOptions,
+  type NodeListener,
+  RedirectHandler,
+  type RedirectOptions,
+} from './handlers.js';
 export { type Logger, stderrLogger } from './log.js';
+export {
+  type Files,
+  type MultipartForm,
+  type MultipartLimits,
+  parseMultipart,
+  type UploadedFile,
+} from './multipart.js';
 export { type CompiledRoute, type RouteMatch, Router } from './routing.js';
 export { type CloseResult, HttpServer, type ServerOptions } from './server.js';
+export {
+  type CookieSecret,
+  createSignedValue,
+  decodeSignedValue,
+  type GetSignedCookieOptions,
+  type SignedCookieOptions,
+  type SigningKeys,
+  signingKeys,
+} from './signed-cookies.js';
+export {
+  IMMUTABLE_CACHE_CONTROL,
+  parseRange,
+  StaticFileHandler,
+  type StaticFileOptions,
+} from './static-files.js';
+export { streamBody } from './streaming-body.js';
 export { serve, type TestServer } from './testing.js';
+export {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  isWebSocketUpgrade,
+  WebSocketClosedError,
+  WebSocketHandler,
+} from './websocket.js';
+export { XSRF_COOKIE } from './xsrf.js';

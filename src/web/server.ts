@@ -4,9 +4,12 @@ import {
   type RequestListener,
   type Server,
   ServerResponse,
+  STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Application } from './application.js';
+import { upgradeResponse } from './websocket.js';
 
 /** Timeouts and limits of the node:http server. */
 export interface ServerOptions {
@@ -36,6 +39,63 @@ export interface ServerOptions {
 const QUIET_BEFORE_CLOSE_MS = 100;
 const REAP_INTERVAL_MS = 50;
 
+/**
+ * How long a connection closed on a request whose body was not read (refused with a 413, say)
+ * stays open, reading nothing more, before it is destroyed. Destroying it at once, with the body
+ * still arriving, resets it (RST), and a client still sending loses the response it had not yet
+ * read: it sees EPIPE or ECONNRESET instead of the 413 (RFC 9112 §9.6, "lingering close").
+ */
+const LINGER_MS = 1_000;
+/**
+ * Most sockets lingering at once in this process: past it (a flood of bad requests), sockets are
+ * destroyed at once as before, so lingering never costs more than this many descriptors.
+ */
+const MAX_LINGERING = 256;
+let lingering = 0;
+/** The last request received on a socket (set by the request listener). */
+const kRequest = Symbol('request');
+
+type TrackedSocket = Socket & { [kRequest]?: IncomingMessage };
+
+/**
+ * Half-closes `socket` (our FIN follows what was written), stops reading from it, and destroys it
+ * after {@link LINGER_MS}, giving the client time to read the response before the reset.
+ */
+function linger(socket: Socket): void {
+  if (lingering >= MAX_LINGERING) {
+    if (socket.writable) socket.end();
+    Object.getPrototypeOf(socket).destroySoon.call(socket);
+    return;
+  }
+  const handle = (socket as Socket & { _handle?: { reading?: boolean; readStop?(): number } })
+    ._handle;
+  if (handle?.readStop !== undefined) {
+    handle.reading = false;
+    handle.readStop();
+  }
+  if (socket.writable) socket.end();
+  lingering++;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.once('close', () => {
+    lingering--;
+    clearTimeout(timer);
+  });
+}
+
+/**
+ * node:http calls `destroySoon` once a `Connection: close` response is complete: that destroys
+ * the socket as soon as the response is flushed. When the request's body was left unread, linger
+ * instead.
+ */
+function lingeringDestroySoon(this: TrackedSocket): void {
+  const req = this[kRequest];
+  if (req === undefined || req.complete || this.destroyed) {
+    Object.getPrototypeOf(this).destroySoon.call(this);
+  } else {
+    linger(this);
+  }
+}
+
 interface QuietState {
   bytesRead: number;
   since: number;
@@ -56,13 +116,34 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
 
 function clientErrorResponse(code: string | undefined, requestId: string): string {
   const [status, title] = (code !== undefined && CLIENT_ERRORS[code]) || [400, 'Bad Request'];
+  return rawProblem(status, title, requestId);
+}
+
+/** A complete `Connection: close` problem+json response, for answers written to the raw socket. */
+function rawProblem(status: number, title: string, requestId: string, extra = ''): string {
   const body = JSON.stringify({ type: 'about:blank', title, status });
   const id = /^[A-Za-z0-9._-]{1,128}$/.test(requestId) ? `X-Request-Id: ${requestId}\r\n` : '';
   return (
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\n` +
-    `X-Content-Type-Options: nosniff\r\n${id}` +
+    `X-Content-Type-Options: nosniff\r\n${id}${extra}` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
   );
+}
+
+/**
+ * Why an HTTP/1.1 request's `Host` is unacceptable (RFC 9112 §3.2: missing or repeated is a 400),
+ * or `null`. node:http's own check answers without problem details and lets a repeated one through.
+ */
+function hostProblem(req: IncomingMessage): string | null {
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return null;
+  const raw = req.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  if (count === 1) return null;
+  return count === 0 ? 'the Host header is missing' : 'the Host header is repeated';
 }
 
 /**
@@ -81,6 +162,8 @@ export class HttpServer {
   /** The underlying node:http server (attach `upgrade` listeners here). */
   readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  /** Sockets handed over by an `upgrade`: WebSockets close themselves when the server drains. */
+  private readonly upgraded = new WeakSet<Duplex>();
   private readonly application: Application | null;
   private isDraining = false;
   private keepAliveOff = false;
@@ -88,7 +171,13 @@ export class HttpServer {
 
   constructor(app: Application | RequestListener, options: ServerOptions = {}) {
     this.application = app instanceof Application ? app : null;
-    const listener = app instanceof Application ? app.listener : app;
+    const appListener = app instanceof Application ? app.listener : app;
+    const listener: RequestListener = (req, res) => {
+      (req.socket as TrackedSocket)[kRequest] = req;
+      const problem = hostProblem(req);
+      if (problem === null) appListener(req, res);
+      else this.refuse(req, res, 400, problem);
+    };
     const requestTimeout = options.requestTimeoutMs ?? 300_000;
     let headersTimeout = options.headersTimeoutMs ?? 20_000;
     if (requestTimeout > 0 && headersTimeout > requestTimeout) headersTimeout = requestTimeout;
@@ -112,12 +201,15 @@ export class HttpServer {
         requestTimeout,
         connectionsCheckingInterval: options.connectionsCheckingIntervalMs ?? 1_000,
         maxHeaderSize: options.maxHeaderSize ?? 16_384,
+        // Checked by the listener above, which answers with problem details.
+        requireHostHeader: false,
         ServerResponse: DrainAwareResponse as typeof ServerResponse,
       },
       listener,
     );
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
+      socket.destroySoon = lingeringDestroySoon;
       socket.once('close', () => this.sockets.delete(socket));
     });
     if (this.application !== null) {
@@ -125,17 +217,60 @@ export class HttpServer {
       // about to read a body it accepts, and answers 413 at once to a Content-Length over its
       // limit (node:http would invite the whole body first).
       this.server.on('checkContinue', (req, res) => this.server.emit('request', req, res));
+      // Upgrades (WebSockets) are routed through the application too: see its upgradeListener.
+      const upgrade = this.application.upgradeListener;
+      this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        this.upgraded.add(socket);
+        const problem = hostProblem(req);
+        if (problem === null) upgrade(req, socket, head);
+        else this.refuse(req, upgradeResponse(req, socket, head), 400, problem);
+      });
     }
+    // An `Expect` other than 100-continue: 417 (node:http's own answer has no problem details).
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      this.refuse(req, res, 417, `unsupported Expect: ${req.headers.expect ?? ''}`);
+    });
+    // CONNECT (proxy tunnels) is not served; node:http would drop the connection without a word.
+    this.server.on('connect', (req: IncomingMessage, socket: Socket) => {
+      const id = this.application?.settings.requestId?.(req) ?? '';
+      const allow = 'Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n';
+      if (socket.writable) socket.end(rawProblem(405, 'Method Not Allowed', id, allow));
+      socket.destroySoon();
+    });
     this.server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
+      if (error.code === 'ECONNRESET') {
+        socket.destroy(); // the client is gone
+        return;
+      }
       const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-      if (error.code !== 'ECONNRESET' && socket.writable && !current?.headersSent) {
+      if (socket.writable && !current?.headersSent) {
         // No request could be parsed, so a request id is made from an empty one.
         const makeId = this.application?.settings.requestId;
         const id = makeId ? makeId({ headers: {} } as IncomingMessage) : '';
-        socket.end(clientErrorResponse(error.code, id));
+        socket.write(clientErrorResponse(error.code, id));
+        // The client may still be sending (a head over the limit, say): let it read the answer.
+        linger(socket);
+        return;
       }
       socket.destroySoon();
     });
+  }
+
+  /**
+   * Answers a request the application never sees (a bad `Host`, an unsupported `Expect`) with
+   * problem details and closes the connection: whatever follows on it cannot be trusted.
+   */
+  private refuse(req: IncomingMessage, res: ServerResponse, status: number, detail: string): void {
+    const id = this.application?.settings.requestId?.(req) ?? '';
+    const title = STATUS_CODES[status] ?? 'Error';
+    const body = JSON.stringify({ type: 'about:blank', title, status, detail });
+    res.shouldKeepAlive = false;
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/problem+json');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (/^[A-Za-z0-9._-]{1,128}$/.test(id)) res.setHeader('X-Request-Id', id);
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    res.end(body);
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
@@ -175,7 +310,8 @@ export class HttpServer {
    * Graceful close, idempotent (a second call returns the first call's promise):
    *
    * 1. the listener closes, so new connections are refused rather than accepted and reset;
-   * 2. the application's request signals fire with reason `shutdown` (long polls answer now);
+   * 2. the application's request signals fire with reason `shutdown` (long polls answer now), and
+   *    every WebSocket is closed with 1001 (its socket counts as busy until the handshake ends);
    * 3. responses from now on carry `Connection: close`, so a busy socket closes after its
    *    response; an idle keep-alive socket is closed once it has stayed quiet for a moment (100 ms:
    *    closing it at once would reset a request the client may be sending on it right now);
@@ -229,6 +365,7 @@ export class HttpServer {
   private closeQuietSockets(quiet: WeakMap<Socket, QuietState>): void {
     const now = performance.now();
     for (const socket of this.sockets) {
+      if (this.upgraded.has(socket)) continue; // closed by its handler (1001), or at the deadline
       const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
       const state = quiet.get(socket);
       const busy = (current !== null && current !== undefined) || socket.writableLength > 0;

@@ -215,13 +215,14 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; } # MB as docker prints
 size_line="image $(mb "$image_bytes") MB, base $base $(mb "$base_bytes") MB, added $(mb $((image_bytes - base_bytes))) MB"
 if ((image_bytes - base_bytes <= MAX_IMAGE_DELTA_MB * 1000000)); then ok "$size_line (limit $MAX_IMAGE_DELTA_MB MB)"; else bad "$size_line (limit $MAX_IMAGE_DELTA_MB MB)"; fi
 
-# What is inside /app: only dist/, the production node_modules and package.json.
+# What is inside /app: only dist/, the production node_modules, package.json and static/ (the chat
+# page's files).
 if content=$(docker run --rm --network none --read-only --cap-drop ALL "$IMAGE" node -e "
   const fs = require('node:fs');
   const path = require('node:path');
   const problems = [];
   const top = fs.readdirSync('/app').sort().join(' ');
-  if (top !== 'dist node_modules package.json') problems.push('/app holds: ' + top);
+  if (top !== 'dist node_modules package.json static') problems.push('/app holds: ' + top);
   const pkg = JSON.parse(fs.readFileSync('/app/package.json', 'utf8'));
   for (const dep of Object.keys(pkg.devDependencies ?? {})) {
     if (fs.existsSync(path.join('/app/node_modules', dep))) problems.push('dev dependency ' + dep);
@@ -234,6 +235,9 @@ if content=$(docker run --rm --network none --read-only --cap-drop ALL "$IMAGE" 
   const distFiles = walk('/app/dist');
   for (const f of distFiles) if (!/\.js(\.map)?$/.test(f)) problems.push('unexpected file ' + f);
   if (!distFiles.includes('/app/dist/main.js')) problems.push('no dist/main.js');
+  const staticFiles = walk('/app/static');
+  for (const f of staticFiles) if (!/\.(html|js|css|svg)$/.test(f)) problems.push('unexpected file ' + f);
+  if (!staticFiles.includes('/app/static/chat.html')) problems.push('no static/chat.html');
   for (const p of ['/app/src', '/app/test', '/app/tsconfig.json']) if (fs.existsSync(p)) problems.push(p);
   if (problems.length) { console.log(problems.join('; ')); process.exit(1); }
   console.log(distFiles.length + ' files in dist/, ' + Object.keys(pkg.dependencies).length + ' production dependencies, no dev dependencies');
@@ -254,6 +258,11 @@ if wait_status "$origin/readyz" 200 "$name" 20; then
   ok "/readyz 200"
   got=$(http_get "$origin/")
   if [[ ${got%% *} == 200 ]]; then ok "GET / → $got"; else bad "GET / → $got"; fi
+  # The chat page and its files (static/ copied into the image).
+  for path in /chat/ /static/chat.js /static/chat.css; do
+    got=$(http_get "$origin$path")
+    if [[ ${got%% *} == 200 ]]; then ok "GET $path → 200"; else bad "GET $path → ${got:0:80}"; fi
+  done
 
   pid1=$(docker exec "$name" cat /proc/1/cmdline | tr '\0' ' ' || true)
   if [[ $pid1 == 'node dist/main.js ' ]]; then ok "PID 1 is '${pid1% }'"; else bad "PID 1 is '$pid1'"; fi

@@ -302,11 +302,11 @@ describe('http_request_duration_seconds', () => {
     const text = await scrape(service);
     const series = durationCounts(text);
     const labelSets = new Set(series.map((s) => JSON.stringify(s.labels)));
-    // Routes: two templates and __unmatched__; methods: 8 standard and _OTHER; a few statuses.
+    // Routes: three templates and __unmatched__; methods: 8 standard and _OTHER; a few statuses.
     expect(labelSets.size).toBeLessThanOrEqual(50);
     expect(labelSets.size).toBe(series.length);
     for (const sample of series) {
-      expect(['/', '/chat/messages', '__unmatched__']).toContain(sample.labels.route);
+      expect(['/', '/chat/messages', '/chat/', '__unmatched__']).toContain(sample.labels.route);
       expect([...STANDARD_METHODS, '_OTHER']).toContain(sample.labels.method);
       expect(sample.labels.status_code).toMatch(/^[1-5]\d\d$/);
     }

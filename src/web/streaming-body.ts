@@ -1,0 +1,106 @@
+import type { IncomingMessage } from 'node:http';
+import { HttpError, RequestAborted } from './errors.js';
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/**
+ * Hands a request body to `onChunk` piece by piece as it arrives, up to `maxBytes` (the body of a
+ * handler with `static streamRequestBody = true`). While a promise returned by `onChunk` is
+ * pending the request is paused, so a slow consumer slows the client down instead of filling
+ * memory. Resolves once the body has ended and the last `onChunk` has settled.
+ *
+ * Rejects with a 413 {@link HttpError} as soon as the body passes `maxBytes` (a `Content-Length`
+ * over it before a byte is read); the rest is not read. Rejects with what `onChunk` threw or
+ * rejected with, with {@link RequestAborted} when the client leaves mid-body, and with a 415 for
+ * a `Content-Encoding` other than `identity`.
+ */
+export function streamBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  onChunk: (chunk: Buffer) => unknown,
+): Promise<void> {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    return Promise.reject(new HttpError(415, `unsupported Content-Encoding: ${encoding}`));
+  }
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > maxBytes) {
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  if (req.readableEnded) return Promise.resolve();
+  if (req.destroyed) return Promise.reject(new RequestAborted('disconnect'));
+  return new Promise<void>((resolve, reject) => {
+    let size = 0;
+    let pending: PromiseLike<unknown> | null = null;
+    let done = false;
+    const cleanup = (): void => {
+      done = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onAbort);
+    };
+    const fail = (error: unknown): void => {
+      if (done) return;
+      cleanup();
+      req.pause();
+      reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        fail(tooLarge(maxBytes));
+        return;
+      }
+      let result: unknown;
+      try {
+        result = onChunk(chunk);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (!isThenable(result)) return;
+      req.pause();
+      const current = result;
+      pending = current;
+      current.then(
+        () => {
+          if (pending === current) pending = null;
+          if (!done) req.resume();
+        },
+        (error: unknown) => fail(error),
+      );
+    };
+    const onEnd = (): void => {
+      const last = pending;
+      if (done) return;
+      req.off('error', onAbort);
+      req.off('close', onAbort);
+      if (last === null) {
+        cleanup();
+        resolve();
+        return;
+      }
+      last.then(() => {
+        if (done) return;
+        cleanup();
+        resolve();
+      }, fail);
+    };
+    const onAbort = (): void => fail(new RequestAborted('disconnect'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onAbort);
+  });
+}
+
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, `request body larger than ${maxBytes} bytes`);
+}

@@ -1,0 +1,612 @@
+/**
+ * WebSockets on the `ws` package, after Tornado's `WebSocketHandler`: a route whose handler extends
+ * {@link WebSocketHandler} accepts the upgrade; the handler lives as long as the connection.
+ */
+import type { IncomingMessage } from 'node:http';
+import { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { HttpError, RequestAborted } from './errors.js';
+import { type Chunk, RequestHandler } from './handler.js';
+
+/** Tornado's default largest message: 10 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
+
+/** How long a close handshake may take before the socket is destroyed (Tornado's 5 s). */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** RFC 6455 §4.1: 16 random bytes, base64. */
+const KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** RFC 9110 §5.6.2 token (what a subprotocol name must be). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Handshake headers that `ws` writes itself, or that make no sense on a 101. */
+const NOT_COPIED = new Set([
+  'connection',
+  'content-length',
+  'content-type',
+  'sec-websocket-accept',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Raised (as a rejection) by {@link WebSocketHandler.writeMessage} once the connection is closed. */
+export class WebSocketClosedError extends Error {
+  override readonly name = 'WebSocketClosedError';
+  constructor(message = 'the WebSocket is closed', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The close codes `ws` sends for its protocol errors (RFC 6455 §7.4.1); others are 1002. */
+const PROTOCOL_ERROR_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+  WS_ERR_INVALID_UTF8: 1007,
+};
+
+/** The head bytes that came with each upgrade request: set for upgrades, absent otherwise. */
+const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
+/** Handlers in the middle of `handleUpgrade`, for the `headers` and protocol hooks of `ws`. */
+const handshaking = new WeakMap<IncomingMessage, WebSocketHandler<unknown>>();
+/** One `ws` server per message size limit (its `maxPayload` is per server). */
+const servers = new Map<number, WebSocketServer>();
+
+function noop(): void {}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function wsServerFor(maxPayload: number): WebSocketServer {
+  let wss = servers.get(maxPayload);
+  if (wss === undefined) {
+    const options = {
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload,
+      closeTimeout: CLOSE_TIMEOUT_MS,
+      handleProtocols: (_offered: Set<string>, req: IncomingMessage) =>
+        handshaking.get(req)?.selectedSubprotocol ?? false,
+    };
+    wss = new WebSocketServer(options);
+    wss.on('headers', (headers: string[], req: IncomingMessage) => {
+      const handler = handshaking.get(req);
+      if (handler !== undefined) headers.push(...handshakeHeaders(handler.response));
+    });
+    servers.set(maxPayload, wss);
+  }
+  return wss;
+}
+
+/** The headers a handler set before the handshake (request id, cookies...), as header lines. */
+function handshakeHeaders(res: ServerResponse): string[] {
+  const lines: string[] = [];
+  for (const name of res.getHeaderNames()) {
+    if (NOT_COPIED.has(name)) continue;
+    const value = res.getHeader(name);
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${one}`);
+  }
+  return lines;
+}
+
+/** Whether the request asks to upgrade to the WebSocket protocol. */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  return typeof upgrade === 'string' && upgrade.trim().toLowerCase() === 'websocket';
+}
+
+/**
+ * @internal A response written straight to an upgrade request's socket (node:http hands upgrades
+ * over without one), so that a refused upgrade gets an ordinary HTTP answer from the handler's
+ * machinery. The connection closes after it.
+ */
+export function upgradeResponse(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): ServerResponse {
+  // node:http removed its own error listener when it handed the socket over.
+  socket.on('error', () => socket.destroy());
+  upgradeHeads.set(req, head);
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.once('finish', () => (socket as Socket).destroySoon());
+  return res;
+}
+
+/**
+ * @internal Answers an upgrade to a route whose handler is not a {@link WebSocketHandler} (or one
+ * with a request body, which an upgraded connection cannot carry): 400.
+ */
+export class UpgradeRefusedHandler extends RequestHandler<unknown> {
+  override initialize(_options: unknown): void {
+    throw new HttpError(400, `${this.path} does not accept this upgrade`);
+  }
+}
+
+/**
+ * Base class for WebSocket handlers, after Tornado's `WebSocketHandler`. Route it like any handler;
+ * a new instance serves each connection:
+ *
+ * 1. the request goes through the usual steps: `setDefaultHeaders`, {@link initialize} (route
+ *    options), {@link prepare} (may be async, may refuse with an `HttpError`). Path, query
+ *    arguments, headers and cookies are all there; headers set now (cookies) go out with the 101.
+ * 2. The handshake: a request that is not a WebSocket upgrade is a 400; a cross-origin one
+ *    ({@link checkOrigin}) a 403; during a server drain a 503. {@link selectSubprotocol} picks a
+ *    subprotocol. The upgrade request is then finished for observers and logs with status 101.
+ * 3. {@link open} with the path arguments (may be async: messages wait until it settles), then
+ *    {@link onMessage} for each message, one at a time: when it returns a promise, the next message
+ *    is delivered only once that settles (the socket is paused meanwhile).
+ * 4. {@link onClose} once, when the connection is closed by either side, after `open` and any
+ *    message in progress have settled.
+ *
+ * An error thrown by `open` or `onMessage` is logged and closes the connection with 1011. Messages
+ * larger than {@link maxMessageSize} close it with 1009. When the server drains, every connection is
+ * closed with 1001 (going away) and the drain waits for the close handshakes.
+ *
+ * @example
+ * class EchoHandler extends WebSocketHandler {
+ *   override onMessage(message: string | Buffer): Promise<void> {
+ *     return this.writeMessage(message);
+ *   }
+ * }
+ * const app = new Application([['/echo', EchoHandler]]);
+ */
+export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler<O, U> {
+  /** Largest message accepted, in bytes; a larger one closes the connection with 1009. */
+  maxMessageSize: number = DEFAULT_MAX_MESSAGE_SIZE;
+  /** Send a ping this often (0: never). A peer that does not answer in time is dropped. */
+  pingIntervalMs = 0;
+  /**
+   * With {@link pingIntervalMs}: how long the peer may leave pings unanswered before the
+   * connection is dropped (code 1006). 0: three intervals, and at least 30 s (Tornado's default).
+   */
+  pingTimeoutMs = 0;
+  /** The subprotocol {@link selectSubprotocol} chose, if any. */
+  selectedSubprotocol: string | undefined = undefined;
+  /** The close code, once closed (1005 when the peer sent none, 1006 for a dropped connection). */
+  closeCode: number | undefined = undefined;
+  /** The close reason, once closed. */
+  closeReason: string | undefined = undefined;
+
+  #ws: WebSocket | null = null;
+  #upgraded = false;
+  #handshakeLost = false;
+  #wsController: AbortController | null = null;
+  readonly #queue: (string | Buffer)[] = [];
+  #busy = false;
+  #failed = false;
+  #closeSeen = false;
+  #closeDone = false;
+  #lastPong = 0;
+  #pingTimer: NodeJS.Timeout | null = null;
+  /** The code `ws` closed with after a protocol error (the peer's answer is not read then). */
+  #errorCode: number | undefined = undefined;
+
+  // ---------------------------------------------------------------------------------------------
+  // Hooks to override
+
+  /** The connection is open. May be async: messages are held until it settles. */
+  open(..._args: string[]): void | Promise<void> {}
+
+  /**
+   * A message arrived: a string for a text message, a `Buffer` for a binary one. May be async: the
+   * next message is delivered only after the promise settles.
+   */
+  onMessage(_message: string | Buffer): void | Promise<void> {}
+
+  /**
+   * The connection is closed (by either side, or dropped). Runs once, after `open` and the message
+   * in progress have settled. `code` is 1005 when the peer sent no code, 1006 when the connection
+   * dropped without a close handshake. Errors thrown here are logged.
+   */
+  onClose(_code: number, _reason: string): void {}
+
+  /** A ping arrived (it is answered with a pong automatically). */
+  onPing(_data: Buffer): void {}
+
+  /** A pong arrived (the answer to {@link ping}). */
+  onPong(_data: Buffer): void {}
+
+  /**
+   * Whether to accept a connection from a page at `origin` (the `Origin` header). The default
+   * accepts only the same host and port as the request's `Host` header; a refusal is a 403 before
+   * the upgrade. Requests without an `Origin` (clients that are not browsers) are not checked.
+   * Override to allow other origins, e.g. `return new URL(origin).hostname.endsWith('.example.com')`.
+   */
+  checkOrigin(origin: string): boolean {
+    const host = this.request.headers.host;
+    if (host === undefined || /[/?#@\\]/.test(host)) return false; // only host[:port]
+    try {
+      const parsed = new URL(origin);
+      // Parsing the Host with the origin's scheme drops the same default port on both sides.
+      return (
+        parsed.host.toLowerCase() === new URL(`${parsed.protocol}//${host}`).host.toLowerCase()
+      );
+    } catch {
+      return false; // `null` (a sandboxed or file: page) or garbage
+    }
+  }
+
+  /**
+   * Picks one of the subprotocols the client offered (`Sec-WebSocket-Protocol`, in its order;
+   * empty when it offered none), or `undefined` for none. Returning one that was not offered is an
+   * error (500).
+   */
+  selectSubprotocol(_protocols: readonly string[]): string | undefined {
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output
+
+  /**
+   * Sends a message: a string as text, bytes as binary, any other value as JSON text. `binary`
+   * overrides the frame type. The promise resolves once the message was handed to the connection
+   * and rejects with {@link WebSocketClosedError} if the connection is closed; a rejection nobody
+   * awaits is not an unhandled rejection, so broadcasting without awaiting is safe.
+   */
+  writeMessage(data: string | Uint8Array | ArrayBuffer | object, binary?: boolean): Promise<void> {
+    let promise: Promise<void>;
+    const ws = this.#ws;
+    if (ws === null || ws.readyState !== WebSocket.OPEN) {
+      promise = Promise.reject(new WebSocketClosedError());
+    } else {
+      let payload: string | Uint8Array;
+      let isBinary: boolean;
+      if (typeof data === 'string') {
+        payload = data;
+        isBinary = binary ?? false;
+      } else if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
+        payload = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+        isBinary = binary ?? true;
+      } else {
+        const json = JSON.stringify(data);
+        if (json === undefined) {
+          throw new TypeError('writeMessage() was given a value JSON cannot encode');
+        }
+        payload = json;
+        isBinary = binary ?? false;
+      }
+      promise = new Promise<void>((resolve, reject) => {
+        ws.send(payload, { binary: isBinary }, (error) => {
+          if (error) reject(new WebSocketClosedError(undefined, { cause: error }));
+          else resolve();
+        });
+      });
+    }
+    promise.catch(noop);
+    return promise;
+  }
+
+  /** Sends a ping; {@link onPong} gets the answer. Throws {@link WebSocketClosedError} if closed. */
+  ping(data: string | Uint8Array = ''): void {
+    const ws = this.#ws;
+    if (ws === null || ws.readyState !== WebSocket.OPEN) throw new WebSocketClosedError();
+    ws.ping(data);
+  }
+
+  /**
+   * Starts the closing handshake (default code 1000). Does nothing if the connection is already
+   * closing or closed. A peer that does not answer within 5 s is disconnected.
+   */
+  close(code = 1000, reason = ''): void {
+    const ws = this.#ws;
+    if (ws === null || ws.readyState !== WebSocket.OPEN) return;
+    ws.close(code, reason);
+    // A socket paused for a slow onMessage must still read the peer's answering close frame.
+    if (ws.isPaused) ws.resume();
+  }
+
+  /** Whether the connection is open (the handshake is done and no close has begun). */
+  get isOpen(): boolean {
+    return this.#ws !== null && this.#ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Bytes queued for sending that the connection has not taken yet (a slow reader's backlog). */
+  get bufferedAmount(): number {
+    return this.#ws?.bufferedAmount ?? 0;
+  }
+
+  /**
+   * Fires when the connection closes (before or after the upgrade), or with reason `shutdown` when
+   * the server starts draining.
+   */
+  override get signal(): AbortSignal {
+    let controller = this.#wsController;
+    if (controller === null) {
+      controller = new AbortController();
+      this.#wsController = controller;
+      const socket = this.request.socket;
+      if (this.#closeSeen || socket.destroyed) {
+        controller.abort(new RequestAborted('disconnect'));
+      } else if (this.application.draining) {
+        controller.abort(new RequestAborted('shutdown'));
+      } else {
+        this.application.trackAbortable(this);
+        socket.once('close', () => {
+          this.application.untrackAbortable(this);
+          this.#wsController?.abort(new RequestAborted('disconnect'));
+        });
+      }
+    }
+    return controller.signal;
+  }
+
+  /** After the upgrade, the HTTP response is over: use {@link writeMessage}. */
+  override write(chunk: Chunk): this {
+    if (this.#upgraded) throw new Error('write() on a WebSocket: use writeMessage()');
+    return super.write(chunk);
+  }
+
+  /** After the upgrade, the HTTP response is over: use {@link writeMessage}. */
+  override flush(): Promise<void> {
+    if (this.#upgraded) return Promise.reject(new Error('flush() on a WebSocket'));
+    return super.flush();
+  }
+
+  /** Ends the HTTP response of a refused handshake; after the upgrade it does nothing. */
+  override finish(chunk?: Chunk): void {
+    if (this.#upgraded) return;
+    super.finish(chunk);
+  }
+
+  override get isFinished(): boolean {
+    return this.#upgraded || super.isFinished;
+  }
+
+  override get isAborted(): boolean {
+    return this.#handshakeLost || super.isAborted;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The handshake
+
+  /** The handshake (Tornado's `WebSocketHandler.get`); not to be overridden. */
+  override get(): void {
+    const req = this.request;
+    const head = upgradeHeads.get(req);
+    if (head === undefined || this.method !== 'GET' || !isWebSocketUpgrade(req)) {
+      throw new HttpError(400, 'Can "Upgrade" only to "WebSocket"');
+    }
+    if (this.application.draining) throw new HttpError(503, 'the server is shutting down');
+    const version = req.headers['sec-websocket-version'];
+    if (version !== '13' && version !== '8') {
+      throw new HttpError(426, 'unsupported WebSocket version', {
+        headers: { 'Sec-WebSocket-Version': '13' },
+      });
+    }
+    const key = req.headers['sec-websocket-key'];
+    if (key === undefined || !KEY.test(key)) {
+      throw new HttpError(400, 'missing or invalid Sec-WebSocket-Key');
+    }
+    const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
+    if (typeof origin === 'string' && !this.checkOrigin(origin)) {
+      throw new HttpError(403, 'cross-origin WebSocket refused');
+    }
+    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
+    const selected = this.selectSubprotocol(offered);
+    if (selected !== undefined && !offered.includes(selected)) {
+      throw new Error(
+        `selectSubprotocol() chose ${JSON.stringify(selected)}, which was not offered`,
+      );
+    }
+    this.selectedSubprotocol = selected;
+    const socket = req.socket;
+    if (socket.destroyed) return; // the client left during prepare(): nothing to answer
+    this.#upgraded = true;
+    this.response.detachSocket(socket);
+    const accepted: { ws: WebSocket | null } = { ws: null };
+    handshaking.set(req, this as WebSocketHandler<unknown>);
+    try {
+      wsServerFor(this.maxMessageSize).handleUpgrade(req, socket, head, (ws) => {
+        accepted.ws = ws;
+      });
+    } finally {
+      handshaking.delete(req);
+    }
+    if (accepted.ws === null) {
+      // `ws` refused after all (the client half-closed meanwhile) and closed the socket.
+      this.#handshakeLost = true;
+      socket.destroy();
+      this.#notifyRequestFinished();
+      return;
+    }
+    this.response.statusCode = 101;
+    this.#notifyRequestFinished();
+    this.#attach(accepted.ws);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Machinery
+
+  /** @internal The server is draining: close with 1001 (going away). */
+  override abortForShutdown(): void {
+    this.#wsController?.abort(new RequestAborted('shutdown'));
+    this.close(1001, 'server shutting down');
+  }
+
+  #attach(ws: WebSocket): void {
+    this.#ws = ws;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.#enqueue(isBinary ? data : data.toString('utf8'));
+    });
+    ws.on('ping', (data: Buffer) => this.#runHook(() => this.onPing(data)));
+    ws.on('pong', (data: Buffer) => {
+      this.#lastPong = performance.now();
+      this.#runHook(() => this.onPong(data));
+    });
+    ws.on('error', (error: Error & { code?: string }) => {
+      // Protocol errors (a message over the size limit, bad UTF-8...): `ws` closes the connection
+      // with the matching code and stops reading, so that code is the one onClose reports.
+      this.#errorCode ??= PROTOCOL_ERROR_CODES[error.code ?? ''] ?? 1002;
+      this.log.debug({ err: error, url: this.path }, 'websocket protocol error');
+    });
+    ws.on('close', (code: number, reason: Buffer) => this.#closed(code, reason.toString('utf8')));
+    this.application.trackAbortable(this);
+    const observers = this.application.websocketOpenObservers;
+    if (observers !== null) this.#notify(observers, 'websocket observer failed');
+    this.#startPings();
+    this.#busy = true;
+    let opened: unknown;
+    try {
+      opened = this.open(...this.pathArgs);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (isThenable(opened)) {
+      this.#pause();
+      opened.then(
+        () => this.#drain(),
+        (error: unknown) => this.#fail(error),
+      );
+    } else {
+      this.#drain();
+    }
+  }
+
+  #enqueue(message: string | Buffer): void {
+    if (this.#failed) return;
+    this.#queue.push(message);
+    if (!this.#busy) this.#drain();
+  }
+
+  /** Delivers queued messages one at a time, pausing the socket while a promise is pending. */
+  #drain(): void {
+    this.#busy = true;
+    while (this.#queue.length > 0 && !this.#failed) {
+      const message = this.#queue.shift() as string | Buffer;
+      let result: unknown;
+      try {
+        result = this.onMessage(message);
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      if (isThenable(result)) {
+        this.#pause();
+        result.then(
+          () => this.#drain(),
+          (error: unknown) => this.#fail(error),
+        );
+        return;
+      }
+    }
+    this.#busy = false;
+    const ws = this.#ws;
+    if (ws?.isPaused) ws.resume();
+    if (this.#closeSeen) this.#finishClose();
+  }
+
+  /**
+   * Stops reading while a handler's promise is pending (back-pressure to the peer). Not once a
+   * close has begun: the peer's answering close frame must still be read.
+   */
+  #pause(): void {
+    const ws = this.#ws;
+    if (ws !== null && ws.readyState === WebSocket.OPEN) ws.pause();
+  }
+
+  /** `open` or `onMessage` failed: log, drop what is queued, close with 1011. */
+  #fail(error: unknown): void {
+    this.logException(error);
+    this.#failed = true;
+    this.#busy = false;
+    this.#queue.length = 0;
+    this.close(1011, 'internal error');
+    if (this.#closeSeen) this.#finishClose();
+  }
+
+  #closed(code: number, reason: string): void {
+    this.closeCode = code === 1006 && this.#errorCode !== undefined ? this.#errorCode : code;
+    this.closeReason = reason;
+    this.#closeSeen = true;
+    this.#stopPings();
+    this.application.untrackAbortable(this);
+    this.#wsController?.abort(new RequestAborted('disconnect'));
+    if (!this.#busy) this.#finishClose();
+  }
+
+  #finishClose(): void {
+    if (this.#closeDone) return;
+    this.#closeDone = true;
+    this.#runHook(() => this.onClose(this.closeCode ?? 1006, this.closeReason ?? ''));
+    const observers = this.application.websocketCloseObservers;
+    if (observers !== null) this.#notify(observers, 'websocket observer failed');
+  }
+
+  #startPings(): void {
+    const interval = this.pingIntervalMs;
+    if (!(interval > 0)) return;
+    const timeout = this.pingTimeoutMs > 0 ? this.pingTimeoutMs : Math.max(3 * interval, 30_000);
+    this.#lastPong = performance.now();
+    this.#pingTimer = setInterval(() => {
+      const ws = this.#ws;
+      if (ws === null || ws.readyState !== WebSocket.OPEN) return;
+      if (performance.now() - this.#lastPong > timeout) {
+        this.log.debug({ url: this.path, timeoutMs: timeout }, 'websocket peer stopped answering');
+        ws.terminate();
+        return;
+      }
+      ws.ping();
+    }, interval);
+    this.#pingTimer.unref();
+  }
+
+  #stopPings(): void {
+    if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
+    this.#pingTimer = null;
+  }
+
+  #runHook(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.logException(error);
+    }
+  }
+
+  /** The upgrade request is over (101, or lost): tell the request observers, as for any request. */
+  #notifyRequestFinished(): void {
+    const observers = this.application.finishObservers;
+    if (observers !== null) this.#notify(observers, 'request observer failed');
+  }
+
+  #notify<H>(observers: readonly ((handler: H) => void)[], what: string): void {
+    for (const observer of observers) {
+      try {
+        observer(this as unknown as H);
+      } catch (error) {
+        this.application.logger.error({ err: error }, what);
+      }
+    }
+  }
+}
+
+/** The offered subprotocols, in order; a malformed or repeated one is a 400. */
+function parseSubprotocols(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  const protocols = header.split(',').map((p) => p.trim());
+  const unique = new Set(protocols);
+  if (unique.size !== protocols.length || protocols.some((p) => !TOKEN.test(p))) {
+    throw new HttpError(400, 'invalid Sec-WebSocket-Protocol header');
+  }
+  return protocols;
+}
+
+/** @internal For `Application`: whether a handler class takes upgraded connections. */
+export function acceptsUpgrade(handler: { prototype: unknown }): boolean {
+  return handler.prototype instanceof WebSocketHandler;
+}

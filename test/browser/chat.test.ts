@@ -1,0 +1,153 @@
+/**
+ * The chat page in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against
+ * the built service with two workers: two pages, a message typed in one shows up in the other, over
+ * the long poll, over the WebSocket, and from one to the other; message text is shown as text.
+ *
+ * Needs /usr/bin/chromium (as root: `apt-get update && apt-get install -y chromium`).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ServiceProcess, startService } from '../blackbox/service-process.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+/** Bound on every wait for something to show up in a page. */
+const SHOWS_UP_MS = 10_000;
+
+let context: BrowserContext | undefined;
+let profile: string | undefined;
+const pages: Page[] = [];
+/** Errors the pages reported (script errors, CSP violations, failed loads), per page. */
+const pageErrors = new Map<Page, string[]>();
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is not installed (${CHROMIUM} is missing); the browser tests need it. ` +
+        'Install it as root: apt-get update && apt-get install -y chromium',
+    );
+  }
+  profile = await mkdtemp(join(tmpdir(), 'tornode-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    timeout: 30_000,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await Promise.all(pages.splice(0).map((page) => page.close()));
+  pageErrors.clear();
+});
+
+/** Opens the chat page (`transport` poll or ws) and waits until it says it is online. */
+async function openChat(service: ServiceProcess, transport: 'poll' | 'ws'): Promise<Page> {
+  if (context === undefined) throw new Error('Chromium did not start');
+  const page = await context.newPage();
+  pages.push(page);
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+  });
+  const query = transport === 'ws' ? '?transport=ws' : '';
+  const response = await page.goto(`${service.origin}/chat/${query}`, { timeout: SHOWS_UP_MS });
+  expect(response?.status()).toBe(200);
+  await page.locator(`body[data-transport="${transport}"]`).waitFor({ timeout: SHOWS_UP_MS });
+  await page.locator('#status[data-state="online"]').waitFor({ timeout: SHOWS_UP_MS });
+  return page;
+}
+
+/** Types `text` in the page's box and sends it; waits until the box is cleared (it was accepted). */
+async function say(page: Page, text: string): Promise<void> {
+  await page.locator('#text').fill(text);
+  await page.locator('#send').click();
+  await expect.poll(() => page.locator('#text').inputValue(), { timeout: SHOWS_UP_MS }).toBe('');
+}
+
+/** Waits until `page` lists a message whose text is exactly `text`. */
+async function seen(page: Page, text: string): Promise<void> {
+  await page
+    .locator('#messages .text')
+    .filter({ hasText: text })
+    .first()
+    .waitFor({ timeout: SHOWS_UP_MS });
+  expect(await page.locator('#messages .text').allTextContents()).toContain(text);
+}
+
+function expectNoPageErrors(): void {
+  for (const [page, errors] of pageErrors) expect(errors, page.url()).toEqual([]);
+}
+
+describe('the chat page in Chromium (dist/main.js, WORKERS=2)', () => {
+  it('long poll: a message sent from one page appears in the other', async () => {
+    const service = await startService({ WORKERS: '2' }, 15_000);
+    const alice = await openChat(service, 'poll');
+    const bob = await openChat(service, 'poll');
+    await say(alice, 'hello from Alice over long poll');
+    await seen(bob, 'hello from Alice over long poll');
+    await seen(alice, 'hello from Alice over long poll');
+    await say(bob, 'hi Alice');
+    await seen(alice, 'hi Alice');
+    expectNoPageErrors();
+  });
+
+  it('WebSocket: a message sent from one page appears in the other', async () => {
+    const service = await startService({ WORKERS: '2' }, 15_000);
+    const alice = await openChat(service, 'ws');
+    const bob = await openChat(service, 'ws');
+    await say(alice, 'hello from Alice over the socket');
+    await seen(bob, 'hello from Alice over the socket');
+    await seen(alice, 'hello from Alice over the socket');
+    await say(bob, 'hi Alice, socket here');
+    await seen(alice, 'hi Alice, socket here');
+    expectNoPageErrors();
+  });
+
+  it('across transports, with the history loaded first; text that looks like HTML stays text', async () => {
+    const service = await startService({ WORKERS: '2' }, 15_000);
+    const early = await service.fetch('/chat/messages', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'posted before the pages opened' }),
+    });
+    expect(early.status).toBe(201);
+    const polling = await openChat(service, 'poll');
+    const socket = await openChat(service, 'ws');
+    await seen(polling, 'posted before the pages opened');
+    await seen(socket, 'posted before the pages opened');
+    await say(polling, 'from the long poll page');
+    await seen(socket, 'from the long poll page');
+    await say(socket, 'from the WebSocket page');
+    await seen(polling, 'from the WebSocket page');
+
+    const attack = '<img src=x onerror="window.__pwned = 1"><script>window.__pwned = 2</script>';
+    await say(socket, attack);
+    for (const page of [polling, socket]) {
+      await seen(page, attack);
+      expect(await page.locator('#messages img, #messages script').count()).toBe(0);
+      expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    }
+    expectNoPageErrors();
+  });
+});
