@@ -15,6 +15,9 @@ import { type Config, ConfigError, loadConfig } from './service/config.js';
 import { createLogger } from './service/logging.js';
 import { packageInfo, Service } from './service/service.js';
 
+/** The example's application settings: gzip/brotli for text answers over 1 KiB (the chat page). */
+const EXAMPLE_SETTINGS = { compress: true } as const;
+
 /** Exit code for a bad configuration (sysexits' EX_CONFIG). */
 const EX_CONFIG = 78;
 
@@ -41,7 +44,9 @@ function startOrExit(service: Service, worker?: WorkerChannel): void {
 }
 
 function runSingle(config: Readonly<Config>): void {
-  startOrExit(new Service({ config, routes: exampleRoutes(new ChatRoom(1000)) }));
+  startOrExit(
+    new Service({ config, routes: exampleRoutes(new ChatRoom(1000)), settings: EXAMPLE_SETTINGS }),
+  );
 }
 
 function runPrimary(config: Readonly<Config>, count: number, reason: string): void {
@@ -74,6 +79,7 @@ function runWorker(config: Readonly<Config>): void {
   const service = new Service({
     config,
     routes: exampleRoutes(room),
+    settings: EXAMPLE_SETTINGS,
     logBase: { workerId: cluster.worker?.id },
   });
   attachToPrimary(service, channel);
