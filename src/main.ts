@@ -12,7 +12,7 @@ import { resolveWorkerCount, workerHeapLimitMiB } from './service/cluster/resour
 import { announceReady, attachToPrimary } from './service/cluster/worker.js';
 import { WorkerChannel } from './service/cluster/worker-channel.js';
 import { type Config, ConfigError, loadConfig } from './service/config.js';
-import { createLogger } from './service/logging.js';
+import { createLogger, flushLogs } from './service/logging.js';
 import { packageInfo, Service } from './service/service.js';
 
 /** The example's application settings: gzip/brotli for text answers over 1 KiB (the chat page). */
@@ -39,7 +39,7 @@ function startOrExit(service: Service, worker?: WorkerChannel): void {
     .then((port) => (worker === undefined ? undefined : announceReady(worker, port)))
     .catch((error: unknown) => {
       service.logger.fatal({ err: error }, 'start-up failed');
-      service.logger.flush(() => process.exit(1));
+      void flushLogs(service.logger).then(() => process.exit(1));
     });
 }
 
@@ -87,7 +87,7 @@ function runWorker(config: Readonly<Config>): void {
     () => startOrExit(service, channel),
     (error: unknown) => {
       service.logger.fatal({ err: error }, 'could not load the chat history from the primary');
-      service.logger.flush(() => process.exit(1));
+      void flushLogs(service.logger).then(() => process.exit(1));
     },
   );
 }

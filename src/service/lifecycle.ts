@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { HttpServer } from '../web/index.js';
 import type { Health } from './health.js';
+import { flushLogs } from './logging.js';
 
 /** Something to do at shutdown, after the servers have drained (close a pool, flush a queue). */
 export type ShutdownHook = () => unknown;
@@ -132,7 +133,7 @@ export class Lifecycle {
 
     this.current = 'exiting';
     logger.info({ exitCode }, 'shutdown complete');
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    await flushLogs(logger);
     (this.options.exit ?? ((code: number) => process.exit(code)))(exitCode);
     return exitCode;
   }

@@ -102,9 +102,7 @@ export function createLogger(options: LoggerOptions): Logger {
   if (env.NODE_NAME) base.node = env.NODE_NAME;
   Object.assign(base, options.base);
   const redactedSet = new Set(headers);
-  // Synchronous writes to stdout: lines keep their order and none is lost when the process exits,
-  // on any exit path (an asynchronous SonicBoom can reorder or drop the lines in flight at exit).
-  let destination = options.destination ?? pino.destination({ dest: 1, sync: true });
+  let destination = options.destination ?? bufferedStdout();
   if (options.format === 'pretty' && options.destination === undefined) {
     destination = prettyStream() ?? destination;
   }
@@ -118,10 +116,77 @@ export function createLogger(options: LoggerOptions): Logger {
         error: pino.stdSerializers.err,
         req: requestSerializer(redactedSet),
       },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
     },
     destination,
   );
+}
+
+/** How long a log line may wait in the buffer before it is written. */
+export const LOG_FLUSH_INTERVAL_MS = 100;
+/** Buffered bytes that trigger a write at once. */
+export const LOG_BUFFER_BYTES = 4096;
+
+/**
+ * stdout for the logs: synchronous writes (lines keep their order, and what was written is out
+ * when the process exits; an asynchronous SonicBoom can reorder or drop lines in flight at exit),
+ * buffered up to 4 KiB so that a busy service makes one write per ~20 lines instead of one per line
+ * (a third of the cost of an access line). The buffer is written every 100 ms, and synchronously on
+ * every exit that runs JavaScript (`process.exit`, the end of the event loop, the shutdown
+ * sequence, a fatal error): only a SIGKILL or a native crash can lose the last 100 ms of lines.
+ */
+function bufferedStdout(): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: true, minLength: LOG_BUFFER_BYTES });
+  setInterval(() => stream.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+  process.once('exit', () => flushSyncQuietly(stream));
+  return stream;
+}
+
+function flushSyncQuietly(stream: { flushSync?: () => void }): void {
+  try {
+    stream.flushSync?.();
+  } catch {
+    // stdout already closed: nothing left to write to
+  }
+}
+
+/**
+ * Writes out whatever the logger's destination still buffers: synchronously for the service's
+ * stdout (done when this returns), else through the destination's own `flush` (bounded to 1 s).
+ */
+export function flushLogs(logger: Logger): Promise<void> {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[
+    pino.symbols.streamSym
+  ];
+  if (typeof stream?.flushSync === 'function') {
+    flushSyncQuietly(stream);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    logger.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+let cachedSecond = -1;
+let cachedPrefix = '';
+
+/**
+ * pino's `time` field as ISO 8601 (UTC, milliseconds), formatted from a prefix cached per second:
+ * `new Date().toISOString()` on every line cost about 3 % of a hello-world request.
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`;
+  }
+  const ms = now - second * 1000;
+  return `${cachedPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
 /** pino-pretty, a development dependency: absent in the production image, where JSON is used. */

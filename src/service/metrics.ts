@@ -55,6 +55,7 @@ export class ServiceMetrics implements RequestObserver {
   readonly inFlight: Gauge;
   readonly websockets: Gauge;
   private readonly quietRoutes: ReadonlySet<string>;
+  private inFlightCount = 0;
   private source: (() => Promise<string>) | null = null;
 
   constructor(options: MetricsOptions = {}) {
@@ -68,10 +69,16 @@ export class ServiceMetrics implements RequestObserver {
       buckets: HTTP_BUCKETS,
       registers: [this.registry],
     });
+    // A plain counter read at scrape time: two gauge updates per request would cost more than the
+    // histogram observation itself.
+    const metrics = this;
     this.inFlight = new client.Gauge({
       name: 'http_requests_in_flight',
       help: 'HTTP requests being handled right now.',
       registers: [this.registry],
+      collect() {
+        this.set(metrics.inFlightCount);
+      },
     });
     this.websockets = new client.Gauge({
       name: 'websocket_connections',
@@ -100,12 +107,12 @@ export class ServiceMetrics implements RequestObserver {
   }
 
   requestStarted(handler: RequestHandler<unknown>): void {
-    if (!this.isQuiet(handler)) this.inFlight.inc();
+    if (!this.isQuiet(handler)) this.inFlightCount++;
   }
 
   requestFinished(handler: RequestHandler<unknown>): void {
     if (this.isQuiet(handler)) return;
-    this.inFlight.dec();
+    this.inFlightCount--;
     const method = STANDARD_METHODS.has(handler.method) ? handler.method : OTHER_METHOD;
     const route = handler.route?.pattern ?? UNMATCHED_ROUTE;
     const status = handler.isAborted ? CLIENT_CLOSED_REQUEST : handler.status;

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { flushLogs } from '../logging.js';
 import {
   DRAINED_TOPIC,
   isProtocolMessage,
@@ -147,6 +148,7 @@ export class Primary {
     if (!this.announced && [...this.states.values()].every((s) => s.ready)) {
       this.announced = true;
       logger.info({ port, workers: this.states.size }, `listening on port ${port}`);
+      void flushLogs(logger);
     }
     state.stableTimer = setTimeout(() => {
       this.consecutiveCrashes = 0;
@@ -276,7 +278,9 @@ export class Primary {
 
   private finish(): void {
     this.options.logger.info({ exitCode: this.exitCode }, 'primary exiting');
-    this.options.logger.flush(() => (this.options.exit ?? process.exit)(this.exitCode));
+    void flushLogs(this.options.logger).then(() =>
+      (this.options.exit ?? process.exit)(this.exitCode),
+    );
   }
 
   /** Replaces the workers one at a time; each new one is ready before its predecessor drains. */
