@@ -5,7 +5,7 @@
 // BENCH_CONTENDERS (comma list of HTTP contenders, node-http always included; optional ones such as
 // framework-etag and framework-compress run only when named), BENCH_ACCEPT_ENCODING (a header).
 import { execSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { runHttp } from './http.mjs';
 import { runLongPoll, runStartup } from './longpoll.mjs';
@@ -113,5 +113,7 @@ if (results.startup) {
 }
 const dir = new URL('.', import.meta.url).pathname;
 writeFileSync(`${dir}results.json`, `${JSON.stringify(results, null, 2)}\n`);
+// The analysis (targets, where the time goes) is written by people: appended as it is.
+if (existsSync(`${dir}analysis.md`)) md.push('', readFileSync(`${dir}analysis.md`, 'utf8').trim());
 writeFileSync(`${dir}results.md`, `${md.join('\n')}\n`);
 process.stdout.write(`${md.join('\n')}\n`);
