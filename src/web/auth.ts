@@ -1,5 +1,6 @@
 import { HttpError } from './errors.js';
 import type { RequestHandler } from './handler.js';
+import { isThenable } from './thenable.js';
 
 const kAuthenticated = Symbol('authenticated');
 
@@ -7,14 +8,6 @@ const kAuthenticated = Symbol('authenticated');
 const users = new WeakMap<object, { value: unknown }>();
 /** Lookups in progress, so that concurrent callers share one call of `getCurrentUser`. */
 const lookups = new WeakMap<object, Promise<unknown>>();
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
 
 function settle(handler: object, lookup: PromiseLike<unknown>): Promise<unknown> {
   const promise = Promise.resolve(lookup).then((user) => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import secureJson from 'secure-json-parse';
-import { HttpError, RequestAborted } from './errors.js';
+import { HttpError } from './errors.js';
+import { streamBody } from './streaming-body.js';
 
 const EMPTY = Buffer.alloc(0);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -31,56 +32,18 @@ export function mustCloseForUnreadBody(req: IncomingMessage): boolean {
  *
  * A `Content-Length` over the limit is refused before a byte is read; a chunked body is cut off as
  * soon as it passes the limit (the stream is paused, so the rest is not read): both reject with a
- * 413 {@link HttpError}. A client that disconnects mid-body rejects with {@link RequestAborted}.
+ * 413 {@link HttpError}. A client that disconnects mid-body rejects with `RequestAborted`.
  * A `Content-Encoding` other than `identity` is a 415.
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const encoding = req.headers['content-encoding'];
-  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-    return Promise.reject(new HttpError(415, `unsupported Content-Encoding: ${encoding}`));
-  }
-  const length = req.headers['content-length'];
-  if (length !== undefined && Number(length) > maxBytes) {
-    return Promise.reject(tooLarge(maxBytes));
-  }
-  if (req.readableEnded) return Promise.resolve(EMPTY);
-  if (req.destroyed) return Promise.reject(new RequestAborted('disconnect'));
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onAbort);
-      req.off('close', onAbort);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        cleanup();
-        req.pause();
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onAbort = (): void => {
-      cleanup();
-      reject(new RequestAborted('disconnect'));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onAbort);
-    req.on('close', onAbort);
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  await streamBody(req, maxBytes, (chunk) => {
+    chunks.push(chunk);
+    size += chunk.length;
   });
-}
-
-function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, `request body larger than ${maxBytes} bytes`);
+  if (chunks.length === 0) return EMPTY;
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
 /** Decodes UTF-8 strictly: invalid byte sequences are a 400. A leading BOM is dropped. */

@@ -39,6 +39,7 @@ import {
   writeSignedCookie,
 } from './signed-cookies.js';
 import { streamBody } from './streaming-body.js';
+import { isThenable } from './thenable.js';
 import { checkXsrf, issueXsrfToken, needsXsrfCheck, xsrfFormHtml } from './xsrf.js';
 
 /** What a route points at: the handler class and the options given to its `initialize`. */
@@ -92,14 +93,6 @@ const EMPTY_ARGS: readonly string[] = Object.freeze([]);
 const HEADER_INJECTION = /[\r\n\0]/;
 
 type BodyState = 'none' | 'unread' | 'streaming' | 'read';
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
 
 function onResponseClose(this: ServerResponse): void {
   (this as ServerResponse & { [kHandler]: RequestHandler<unknown> })[kHandler].connectionClosed();

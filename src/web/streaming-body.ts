@@ -1,13 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError, RequestAborted } from './errors.js';
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
+import { isThenable } from './thenable.js';
 
 /**
  * Hands a request body to `onChunk` piece by piece as it arrives, up to `maxBytes` (the body of a

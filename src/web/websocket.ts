@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HttpError, RequestAborted } from './errors.js';
 import { type Chunk, RequestHandler } from './handler.js';
+import { isThenable } from './thenable.js';
 
 /** Tornado's default largest message: 10 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
@@ -56,14 +57,6 @@ const handshaking = new WeakMap<IncomingMessage, WebSocketHandler<unknown>>();
 const servers = new Map<number, WebSocketServer>();
 
 function noop(): void {}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
 
 function wsServerFor(maxPayload: number): WebSocketServer {
   let wss = servers.get(maxPayload);
