@@ -332,16 +332,22 @@ export class Application {
       return;
     }
     const observers = this.startObservers;
-    if (observers !== null) {
-      for (let i = 0; i < observers.length; i++) {
-        try {
-          (observers[i] as (h: RequestHandler<unknown>) => void)(handler);
-        } catch (error) {
-          this.logger.error({ err: error }, 'request observer failed');
-        }
+    if (observers !== null) this.notify(observers, handler, 'request observer failed');
+    handler.execute(target.options, match === null ? NO_ARGS : match.args);
+  }
+
+  /**
+   * @internal Calls each observer with `subject`; one that throws is logged and does not stop the
+   * others or the request.
+   */
+  notify<S>(observers: readonly ((subject: S) => void)[], subject: S, what: string): void {
+    for (let i = 0; i < observers.length; i++) {
+      try {
+        (observers[i] as (subject: S) => void)(subject);
+      } catch (error) {
+        this.logger.error({ err: error }, what);
       }
     }
-    handler.execute(target.options, match === null ? NO_ARGS : match.args);
   }
 
   /** Whether {@link beginDraining} has been called. */

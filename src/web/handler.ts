@@ -898,13 +898,11 @@ export class RequestHandler<O = undefined, U = unknown> {
     }
     const observers = this.application.finishObservers;
     if (observers !== null) {
-      for (let i = 0; i < observers.length; i++) {
-        try {
-          (observers[i] as (h: RequestHandler<unknown>) => void)(this as RequestHandler<unknown>);
-        } catch (error) {
-          this.application.logger.error({ err: error }, 'request observer failed');
-        }
-      }
+      this.application.notify(
+        observers,
+        this as RequestHandler<unknown>,
+        'request observer failed',
+      );
     }
   }
 

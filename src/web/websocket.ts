@@ -578,13 +578,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   }
 
   #notify<H>(observers: readonly ((handler: H) => void)[], what: string): void {
-    for (const observer of observers) {
-      try {
-        observer(this as unknown as H);
-      } catch (error) {
-        this.application.logger.error({ err: error }, what);
-      }
-    }
+    this.application.notify(observers, this as unknown as H, what);
   }
 }
 
