@@ -5,80 +5,12 @@
  * loop that counts what failed and how.
  */
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { expect, onTestFinished } from 'vitest';
 import { type ServiceProcess, startService } from '../blackbox/service-process.js';
+import { type Answer, type SendError, type SendOptions, send } from '../service/http-util.js';
 
-/** A complete response. */
-export interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-/** Options of {@link send}. */
-export interface SendOptions {
-  readonly method?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
-  readonly timeoutMs?: number;
-}
-
-/**
- * An error from {@link send}, with the socket error's code (ECONNREFUSED, ECONNRESET…) and
- * whether the TCP connection had been established.
- */
-export interface SendError extends Error {
-  readonly code?: string;
-  connected?: boolean;
-}
-
-/**
- * One request on a connection of its own (`Connection: close`), to 127.0.0.1 only. Rejects with
- * the socket error, on a truncated response, or after `timeoutMs`.
- */
-export function send(port: number, path: string, options: SendOptions = {}): Promise<Answer> {
-  return new Promise<Answer>((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: options.method ?? 'GET',
-        headers: options.headers,
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.once('error', fail);
-        res.once('end', () => {
-          if (!res.complete) fail(new Error(`truncated response ${res.statusCode}`));
-          else resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-        });
-      },
-    );
-    let connected = false;
-    const fail = (error: SendError): void => {
-      error.connected = connected;
-      reject(error);
-    };
-    req.once('socket', (socket) =>
-      socket.once('connect', () => {
-        connected = true;
-      }),
-    );
-    req.setTimeout(options.timeoutMs ?? 5_000, () => {
-      req.destroy(new Error(`${options.method ?? 'GET'} ${path}: no answer in time`));
-    });
-    req.once('error', fail);
-    req.end(options.body);
-  });
-}
+export { type Answer, type SendError, type SendOptions, send };
 
 let sequence = 0;
 

@@ -23,11 +23,20 @@ export interface SendOptions {
 }
 
 /**
- * One request on a new connection. Rejects with the socket error (its `code`: ECONNREFUSED,
- * ECONNRESET…) or when the response is truncated.
+ * An error from {@link send}, with the socket error's code (ECONNREFUSED, ECONNRESET…) and
+ * whether the TCP connection had been established.
+ */
+export interface SendError extends Error {
+  readonly code?: string;
+  connected?: boolean;
+}
+
+/**
+ * One request on a connection of its own (`Connection: close`), to 127.0.0.1 only. Rejects with
+ * the socket error, on a truncated response, or after `timeoutMs`.
  */
 export function send(port: number, path: string, options: SendOptions = {}): Promise<Answer> {
-  const answer = new Promise<Answer>((resolve, reject) => {
+  return new Promise<Answer>((resolve, reject) => {
     const req = httpRequest(
       {
         host: '127.0.0.1',
@@ -43,17 +52,29 @@ export function send(port: number, path: string, options: SendOptions = {}): Pro
         res.on('data', (chunk: string) => {
           body += chunk;
         });
-        res.once('error', reject);
+        res.once('error', fail);
         res.once('end', () => {
-          if (!res.complete) reject(new Error(`truncated response ${res.statusCode}`));
+          if (!res.complete) fail(new Error(`truncated response ${res.statusCode}`));
           else resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
         });
       },
     );
-    req.once('error', reject);
+    let connected = false;
+    const fail = (error: SendError): void => {
+      error.connected = connected;
+      reject(error);
+    };
+    req.once('socket', (socket) =>
+      socket.once('connect', () => {
+        connected = true;
+      }),
+    );
+    req.setTimeout(options.timeoutMs ?? 5_000, () => {
+      req.destroy(new Error(`${options.method ?? 'GET'} ${path}: no answer in time`));
+    });
+    req.once('error', fail);
     req.end(options.body);
   });
-  return within(answer, options.timeoutMs ?? 5_000, `${options.method ?? 'GET'} ${path}`);
 }
 
 /** Tries to connect: `'connected'` or the error code (ECONNREFUSED…). */
