@@ -1,4 +1,5 @@
 import { type IncomingMessage, request } from 'node:http';
+import fc from 'fast-check';
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +16,7 @@ import {
   AccessLog,
   CLIENT_CLOSED_REQUEST,
   createLogger,
+  jsonString,
   type LoggerOptions,
   lineCensor,
   REDACTED_HEADERS,
@@ -730,5 +732,62 @@ describe('AccessLog with a real application', () => {
     });
     await call(srv, out, '/boom', { headers: { Authorization: 'Bearer SECRET-A-111' } });
     expectNoSecrets(out.raw.join(''));
+  });
+});
+
+describe('the access line written without pino’s serialiser', () => {
+  const fake = (fields: Partial<Record<string, unknown>>) =>
+    ({
+      route: { pattern: '/items/{id}' },
+      isAborted: false,
+      status: 200,
+      requestId: 'abc-1',
+      method: 'GET',
+      path: '/items/42',
+      startTime: performance.now(),
+      bytesWritten: 13,
+      error: undefined,
+      ...fields,
+    }) as unknown as RequestHandler<unknown>;
+
+  /** The line pino renders for the same fields on the same logger, time aside. */
+  function compare(fields: Partial<Record<string, unknown>>, base?: Record<string, unknown>) {
+    const { log, out } = logger(base ? { base } : {});
+    new AccessLog(log, new Set()).requestFinished(fake(fields));
+    const direct = out.raw[0] as string;
+    const parsed = JSON.parse(direct) as Line;
+    const { level, time, pid, service, version, msg, ...rest } = parsed;
+    for (const key of Object.keys(base ?? {})) delete rest[key];
+    log[level === 30 ? 'info' : level === 40 ? 'warn' : 'error'](rest, msg as string);
+    const untimed = (line: string) => line.replace(/"time":"[^"]*"/, '"time":""');
+    expect(untimed(direct)).toBe(untimed(out.raw[1] as string));
+    return parsed;
+  }
+
+  it('is byte for byte the line pino writes, base fields included', () => {
+    const line = compare({}, { worker: 3, role: 'worker' });
+    expect(line).toMatchObject({ worker: 3, role: 'worker', route: '/items/{id}', bytes: 13 });
+  });
+
+  it('matches pino for an unmatched route, a 404, an aborted request and odd paths', () => {
+    compare({ route: null, status: 404, path: '/nope' });
+    expect(compare({ isAborted: true })).toMatchObject({ aborted: true, statusCode: 499 });
+    compare({ path: '/a"b\\c/é/%00/\u0001/😀' });
+  });
+
+  it('escapes a lone surrogate (pino writes it raw, which UTF-8 cannot carry)', () => {
+    const { log, out } = logger();
+    new AccessLog(log, new Set()).requestFinished(fake({ path: '/\ud800lone' }));
+    expect(out.raw[0]).toContain('"url":"/\\ud800lone"');
+    expect(JSON.parse(out.raw[0] as string).url).toBe('/\ud800lone');
+  });
+
+  it('escapes any string exactly as JSON.stringify does', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (value) => {
+        expect(jsonString(value)).toBe(JSON.stringify(value));
+      }),
+      { numRuns: 5_000 },
+    );
   });
 });
