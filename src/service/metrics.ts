@@ -1,6 +1,7 @@
-import client, { type Gauge, type Histogram, Registry } from 'prom-client';
+import client, { type Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
 import { CLIENT_CLOSED_REQUEST } from './logging.js';
+import { RequestHistogram } from './request-histogram.js';
 
 /** Route label of requests that matched no route. */
 export const UNMATCHED_ROUTE = '__unmatched__';
@@ -51,7 +52,7 @@ export interface MetricsOptions {
  */
 export class ServiceMetrics implements RequestObserver {
   readonly registry: Registry;
-  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  readonly httpDuration: RequestHistogram;
   readonly inFlight: Gauge;
   readonly websockets: Gauge;
   private readonly quietRoutes: ReadonlySet<string>;
@@ -62,13 +63,13 @@ export class ServiceMetrics implements RequestObserver {
     this.registry = new Registry();
     client.collectDefaultMetrics({ register: this.registry });
     for (const name of DROPPED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
-    this.httpDuration = new client.Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Duration of HTTP requests in seconds, by method, route template and status code.',
-      labelNames: ['method', 'route', 'status_code'] as const,
-      buckets: HTTP_BUCKETS,
-      registers: [this.registry],
-    });
+    this.httpDuration = new RequestHistogram(
+      'http_request_duration_seconds',
+      'Duration of HTTP requests in seconds, by method, route template and status code.',
+      HTTP_BUCKETS,
+    );
+    // Any object with prom-client's metric shape (name, help, type, get) can be registered.
+    this.registry.registerMetric(this.httpDuration as unknown as Metric);
     // A plain counter read at scrape time: two gauge updates per request would cost more than the
     // histogram observation itself.
     const metrics = this;
@@ -116,10 +117,7 @@ export class ServiceMetrics implements RequestObserver {
     const method = STANDARD_METHODS.has(handler.method) ? handler.method : OTHER_METHOD;
     const route = handler.route?.pattern ?? UNMATCHED_ROUTE;
     const status = handler.isAborted ? CLIENT_CLOSED_REQUEST : handler.status;
-    this.httpDuration.observe(
-      { method, route, status_code: String(status) },
-      (performance.now() - handler.startTime) / 1000,
-    );
+    this.httpDuration.record(route, method, status, (performance.now() - handler.startTime) / 1000);
   }
 
   websocketOpened(_handler: WebSocketHandler<unknown>): void {

@@ -1,0 +1,179 @@
+import type { MetricValueWithName } from 'prom-client';
+
+type Label = 'method' | 'route' | 'status_code';
+type Labels = Record<Label, string>;
+type Value = MetricValueWithName<string> & { sharedLabels?: Labels };
+
+/** What prom-client's `Histogram.get()` returns. */
+export interface HistogramData {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'histogram';
+  readonly aggregator: 'sum';
+  readonly values: Value[];
+}
+
+interface Series {
+  readonly labels: Labels;
+  /** Observations per bucket (not cumulative), the last one for values above every bound. */
+  readonly counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+const LABEL_NAMES: readonly Label[] = ['method', 'route', 'status_code'];
+
+/**
+ * The `http_request_duration_seconds` histogram: a Prometheus histogram over `method`, `route`
+ * and `status_code` that records a request in a few tens of nanoseconds. prom-client's
+ * `Histogram.observe` builds, validates and hashes the label set on every call (about 1 µs, some
+ * 4 % of a hello-world request); here a series is found through two map lookups (route, then
+ * method and status as one number). It plugs into a prom-client `Registry` like
+ * any metric (text exposition, `getMetricsAsJSON`, cluster aggregation by sum), with the same
+ * output as prom-client's histogram.
+ */
+export class RequestHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly labelNames = LABEL_NAMES;
+  /** Upper bounds, ascending (without `+Inf`). */
+  readonly buckets: readonly number[];
+  private series = new Map<string, Map<number, Series>>();
+  /** Every series in the order it appeared (prom-client's exposition order). */
+  private ordered: Series[] = [];
+  /** A number per method name, so that method and status find a series as one map key. */
+  private readonly methods = new Map<string, number>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    buckets: readonly number[],
+  ) {
+    const sorted = [...buckets].sort((a, b) => a - b);
+    if (sorted.some((b, i) => !Number.isFinite(b) || (i > 0 && b === sorted[i - 1]))) {
+      throw new RangeError(`${name}: buckets must be distinct finite numbers`);
+    }
+    this.buckets = Object.freeze(sorted);
+  }
+
+  /** Records one request (`status` is the response's three-digit status code). */
+  record(route: string, method: string, status: number, seconds: number): void {
+    let byKey = this.series.get(route);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.series.set(route, byKey);
+    }
+    let methodIndex = this.methods.get(method);
+    if (methodIndex === undefined) {
+      methodIndex = this.methods.size;
+      this.methods.set(method, methodIndex);
+    }
+    const key = methodIndex * 1000 + status;
+    let series = byKey.get(key);
+    if (series === undefined) {
+      series = {
+        labels: { method, route, status_code: String(status) },
+        counts: new Float64Array(this.buckets.length + 1),
+        sum: 0,
+        count: 0,
+      };
+      byKey.set(key, series);
+      this.ordered.push(series);
+    }
+    if (!Number.isFinite(seconds))
+      throw new TypeError(`${this.name}: value ${seconds} is not finite`);
+    const bounds = this.buckets;
+    let i = 0;
+    while (i < bounds.length && seconds > (bounds[i] as number)) i++;
+    series.counts[i] = (series.counts[i] as number) + 1;
+    series.sum += seconds;
+    series.count += 1;
+  }
+
+  /** prom-client's `observe(labels, value)`, for callers outside the hot path (tests, tools). */
+  observe(labels: Labels, value: number): void {
+    for (const name of Object.keys(labels)) {
+      if (!LABEL_NAMES.includes(name as Label)) {
+        throw new Error(`${this.name}: unknown label ${JSON.stringify(name)}`);
+      }
+    }
+    if (!/^[1-9][0-9]{2}$/.test(labels.status_code)) {
+      throw new RangeError(
+        `${this.name}: status_code must be a three-digit status, got ${JSON.stringify(labels.status_code)}`,
+      );
+    }
+    this.record(labels.route, labels.method, Number(labels.status_code), value);
+  }
+
+  /** Forgets every series (prom-client's `reset`). */
+  reset(): void {
+    this.series = new Map();
+    this.ordered = [];
+  }
+
+  /** The metric with its values, as prom-client's `Histogram.get()` gives it. */
+  async get(): Promise<HistogramData> {
+    const data = this.values(false);
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: 'sum',
+      values: data,
+    };
+  }
+
+  /** The same for the text exposition (series labels shared between a series' lines). */
+  async getForPromString(): Promise<HistogramData> {
+    const data = this.values(true);
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: 'sum',
+      values: data,
+    };
+  }
+
+  private values(shared: boolean): Value[] {
+    const out: Value[] = [];
+    const bucketName = `${this.name}_bucket`;
+    const merge = (extra: Record<string, string | number>, labels: Labels) =>
+      shared ? extra : { ...extra, ...labels };
+    for (const series of this.ordered) {
+      const labels = series.labels;
+      const sharedLabels = shared ? labels : undefined;
+      let cumulative = 0;
+      this.buckets.forEach((bound, i) => {
+        cumulative += series.counts[i] as number;
+        out.push({
+          labels: merge({ le: bound }, labels),
+          value: cumulative,
+          metricName: bucketName,
+          ...(sharedLabels && { sharedLabels }),
+        });
+      });
+      out.push(
+        {
+          labels: merge({ le: '+Inf' }, labels),
+          value: series.count,
+          metricName: bucketName,
+          ...(sharedLabels && { sharedLabels }),
+        },
+        {
+          labels: merge({}, labels),
+          value: series.sum,
+          metricName: `${this.name}_sum`,
+          ...(sharedLabels && { sharedLabels }),
+        },
+        {
+          labels: merge({}, labels),
+          value: series.count,
+          metricName: `${this.name}_count`,
+          ...(sharedLabels && { sharedLabels }),
+        },
+      );
+    }
+    return out;
+  }
+}
