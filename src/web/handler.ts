@@ -786,10 +786,21 @@ export class RequestHandler<O = undefined, U = unknown> {
 
   /** @internal Runs the request through the lifecycle. */
   execute(options: O, rawArgs: readonly string[]): void {
+    const info = handlerInfoOf(this);
+    if (info.watchesClose) this.watchClose();
+    this.start(options, rawArgs, info);
+    if (!this.application.observed || this.closeWatched) return;
+    // Observers hear of a request once its response is complete. Most responses are finished and
+    // wholly handed to the kernel before the listener returns: tell the observers now, without a
+    // `close` listener per request. Otherwise (an async handler, a body still buffered, a
+    // pipelined response waiting its turn), when the response closes.
+    const res = this.response;
+    if (this.finished && res.writableEnded && res.writableLength === 0) this.notifyFinished();
+    else this.watchClose();
+  }
+
+  private start(options: O, rawArgs: readonly string[], info: HandlerInfo): void {
     try {
-      const info = handlerInfoOf(this);
-      // Watch first: a request refused by setDefaultHeaders or initialize still reaches observers.
-      if (this.application.observed || info.watchesClose) this.watchClose();
       this.applyDefaultHeaders();
       this.initialize(options);
       if (rawArgs.length > 0) this.pathArgs = rawArgs.map(decodePathArgument);
@@ -886,7 +897,10 @@ export class RequestHandler<O = undefined, U = unknown> {
   /** @internal Called once when the response closes, finished or not. */
   connectionClosed(): void {
     if (this.controller !== null) this.application.untrackAbortable(this);
-    if (!this.response.writableFinished && !this.aborted) {
+    // A reset connection counts too: node:http calls a response finished (`writableFinished`,
+    // `finish`) once its socket has dropped the bytes it could not deliver.
+    const res = this.response;
+    if ((!res.writableFinished || this.request.socket.errored !== null) && !this.aborted) {
       // Cut off by the server after an error (the headers were out): not the client leaving.
       if (this.error === undefined) this.aborted = true;
       this.controller?.abort(new RequestAborted('disconnect'));
@@ -896,6 +910,10 @@ export class RequestHandler<O = undefined, U = unknown> {
         this.logException(error);
       }
     }
+    this.notifyFinished();
+  }
+
+  private notifyFinished(): void {
     const observers = this.application.finishObservers;
     if (observers !== null) {
       this.application.notify(
@@ -909,8 +927,10 @@ export class RequestHandler<O = undefined, U = unknown> {
   private watchClose(): void {
     if (this.closeWatched) return;
     this.closeWatched = true;
-    (this.response as ServerResponse & { [kHandler]: unknown })[kHandler] = this;
-    this.response.once('close', onResponseClose);
+    const res = this.response as ServerResponse & { [kHandler]: unknown };
+    res[kHandler] = this;
+    // Each fires at most once per response: `on` spares `once`'s wrapper.
+    res.on('close', onResponseClose);
   }
 
   private answerWithoutVerb(): void {

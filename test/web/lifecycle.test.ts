@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MessagesHandler } from '../../src/app/chat-handlers.js';
@@ -13,6 +14,7 @@ import {
   type TestServer,
   url,
 } from '../../src/web/index.js';
+import { exchange } from './raw-http.js';
 import { capturingLogger, deferred, RawClient, within } from './socket-utils.js';
 
 const servers: TestServer[] = [];
@@ -586,5 +588,81 @@ describe('observers', () => {
       'request observer failed',
       'request observer failed',
     ]);
+  });
+
+  it('tells observers of a response finished in the listener at once, with no close listener', async () => {
+    const listeners: number[] = [];
+    const observed: boolean[] = [];
+    class Hello extends RequestHandler {
+      override get(): void {
+        this.finish('hello');
+        queueMicrotask(() => listeners.push(this.response.listenerCount('close')));
+      }
+    }
+    const { app, srv } = await start([['/hello', Hello]]);
+    app.addObserver({ requestFinished: (h) => observed.push(h.isAborted) });
+    const res = await srv.fetch('/hello');
+    expect(await res.text()).toBe('hello');
+    expect(observed).toEqual([false]);
+    expect(listeners).toEqual([0]);
+  });
+
+  it('reports a large response the client stops reading and drops as aborted', async () => {
+    const big = 'x'.repeat(32 * 1024 * 1024); // more than the loopback socket buffers hold
+    class Big extends RequestHandler {
+      override get(): void {
+        this.finish(big);
+      }
+    }
+    const rec = recorder();
+    const { app, srv } = await start([['/big', Big]]);
+    app.addObserver(rec.observer);
+    const socket = connect(srv.port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.pause();
+    socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    await rec.until(() => rec.seen.some((s) => s.phase === 'started'));
+    await delay(100);
+    expect(rec.finishedFor('/big')).toEqual([]); // still being written
+    socket.destroy();
+    await rec.until(() => rec.finishedFor('/big').length === 1);
+    expect(rec.finishedFor('/big')[0]).toMatchObject({ status: 200, aborted: true });
+  });
+
+  it('tells observers of a pipelined response once it has had its turn', async () => {
+    const release = deferred();
+    class Slow extends RequestHandler {
+      override async get(): Promise<void> {
+        await release.promise;
+        this.finish('slow');
+      }
+    }
+    class Fast extends RequestHandler {
+      override get(): void {
+        this.finish('fast');
+      }
+    }
+    const rec = recorder();
+    const { app, srv } = await start([
+      ['/slow', Slow],
+      ['/fast', Fast],
+    ]);
+    app.addObserver(rec.observer);
+    const reply = exchange(
+      srv.port,
+      'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    await delay(100);
+    // /fast is finished but waits behind /slow: not complete yet.
+    expect(rec.finishedFor('/fast')).toEqual([]);
+    release.resolve();
+    const { data } = await reply;
+    const text = data.toString('latin1');
+    expect(text.indexOf('slow')).toBeGreaterThan(0);
+    expect(text.indexOf('fast')).toBeGreaterThan(text.indexOf('slow'));
+    await rec.until(() => rec.finishedFor('/fast').length === 1);
+    expect(rec.finishedFor('/slow')).toHaveLength(1);
+    expect(rec.finishedFor('/fast')[0]).toMatchObject({ status: 200, aborted: false });
   });
 });
