@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import busboy from 'busboy';
+import { createRequire } from 'node:module';
+import type busboy from 'busboy';
 import type { Arguments } from './arguments.js';
 import { HttpError } from './errors.js';
 
@@ -58,6 +59,14 @@ export function isMultipart(contentType: string | undefined): boolean {
   return contentType !== undefined && /^\s*multipart\/form-data\s*(?:;|$)/i.test(contentType);
 }
 
+/** busboy, loaded on the first multipart body (most services never parse one). */
+let busboyFactory: typeof busboy | undefined;
+
+function loadBusboy(): typeof busboy {
+  busboyFactory ??= createRequire(import.meta.url)('busboy') as typeof busboy;
+  return busboyFactory;
+}
+
 /**
  * Parses a buffered `multipart/form-data` body with busboy. A missing boundary or a malformed or
  * truncated body is a 400; more parts, fields or files than allowed is a 400; a file or field
@@ -70,7 +79,7 @@ export function parseMultipart(
 ): Promise<MultipartForm> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({
+    parser = loadBusboy()({
       headers,
       defCharset: 'utf8',
       defParamCharset: 'utf8',

@@ -4,9 +4,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { HttpError, RequestAborted } from './errors.js';
 import { type Chunk, RequestHandler } from './handler.js';
 import { isThenable } from './thenable.js';
@@ -58,6 +59,21 @@ const servers = new Map<number, WebSocketServer>();
 
 function noop(): void {}
 
+/** `WebSocket.OPEN`, without loading `ws` to read it. */
+const OPEN = 1;
+
+/**
+ * `ws`'s server class, loaded on the first upgrade: `ws` (and the node:https, node:tls it pulls in)
+ * is several MiB of resident memory that a service without WebSocket traffic never needs.
+ */
+let WebSocketServerClass: typeof WebSocketServer | undefined;
+
+function loadWebSocketServer(): typeof WebSocketServer {
+  WebSocketServerClass ??= (createRequire(import.meta.url)('ws') as typeof import('ws'))
+    .WebSocketServer;
+  return WebSocketServerClass;
+}
+
 function wsServerFor(maxPayload: number): WebSocketServer {
   let wss = servers.get(maxPayload);
   if (wss === undefined) {
@@ -70,7 +86,7 @@ function wsServerFor(maxPayload: number): WebSocketServer {
       handleProtocols: (_offered: Set<string>, req: IncomingMessage) =>
         handshaking.get(req)?.selectedSubprotocol ?? false,
     };
-    wss = new WebSocketServer(options);
+    wss = new (loadWebSocketServer())(options);
     wss.on('headers', (headers: string[], req: IncomingMessage) => {
       const handler = handshaking.get(req);
       if (handler !== undefined) headers.push(...handshakeHeaders(handler.response));
@@ -253,7 +269,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   writeMessage(data: string | Uint8Array | ArrayBuffer | object, binary?: boolean): Promise<void> {
     let promise: Promise<void>;
     const ws = this.#ws;
-    if (ws === null || ws.readyState !== WebSocket.OPEN) {
+    if (ws === null || ws.readyState !== OPEN) {
       promise = Promise.reject(new WebSocketClosedError());
     } else {
       let payload: string | Uint8Array;
@@ -286,7 +302,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   /** Sends a ping; {@link onPong} gets the answer. Throws {@link WebSocketClosedError} if closed. */
   ping(data: string | Uint8Array = ''): void {
     const ws = this.#ws;
-    if (ws === null || ws.readyState !== WebSocket.OPEN) throw new WebSocketClosedError();
+    if (ws === null || ws.readyState !== OPEN) throw new WebSocketClosedError();
     ws.ping(data);
   }
 
@@ -296,7 +312,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
    */
   close(code = 1000, reason = ''): void {
     const ws = this.#ws;
-    if (ws === null || ws.readyState !== WebSocket.OPEN) return;
+    if (ws === null || ws.readyState !== OPEN) return;
     ws.close(code, reason);
     // A socket paused for a slow onMessage must still read the peer's answering close frame.
     if (ws.isPaused) ws.resume();
@@ -304,7 +320,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
 
   /** Whether the connection is open (the handshake is done and no close has begun). */
   get isOpen(): boolean {
-    return this.#ws !== null && this.#ws.readyState === WebSocket.OPEN;
+    return this.#ws !== null && this.#ws.readyState === OPEN;
   }
 
   /** Bytes queued for sending that the connection has not taken yet (a slow reader's backlog). */
@@ -509,7 +525,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
    */
   #pause(): void {
     const ws = this.#ws;
-    if (ws !== null && ws.readyState === WebSocket.OPEN) ws.pause();
+    if (ws !== null && ws.readyState === OPEN) ws.pause();
   }
 
   /** `open` or `onMessage` failed: log, drop what is queued, close with 1011. */
@@ -547,7 +563,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     this.#lastPong = performance.now();
     this.#pingTimer = setInterval(() => {
       const ws = this.#ws;
-      if (ws === null || ws.readyState !== WebSocket.OPEN) return;
+      if (ws === null || ws.readyState !== OPEN) return;
       if (performance.now() - this.#lastPong > timeout) {
         this.log.debug({ url: this.path, timeoutMs: timeout }, 'websocket peer stopped answering');
         ws.terminate();
