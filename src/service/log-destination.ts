@@ -1,20 +1,18 @@
 import { writeSync } from 'node:fs';
 
-/** Buffered bytes that trigger a write at once. */
+/** Buffered characters (bytes, for ASCII lines) that trigger a write at once. */
 export const LOG_BUFFER_BYTES = 4096;
 /** How long a log line may wait in the buffer before it is written. */
 export const LOG_FLUSH_INTERVAL_MS = 100;
 
-/** Room in the buffer: a line whose UTF-8 form may not fit in what is left is written past it. */
-const CAPACITY = 64 * 1024;
 /** How long to wait for a full pipe (EAGAIN) before trying again, and how many times. */
 const EAGAIN_WAIT_MS = 1;
 const EAGAIN_TRIES = 1000;
 
 /**
  * A log destination writing to a file descriptor (stdout) synchronously, in batches: lines are
- * encoded into one preallocated buffer and written with a single `write(2)` once
- * {@link LOG_BUFFER_BYTES} are waiting, every {@link LOG_FLUSH_INTERVAL_MS} and on
+ * appended to one string and written with a single `write(2)` once {@link LOG_BUFFER_BYTES}
+ * characters are waiting, every {@link LOG_FLUSH_INTERVAL_MS} and on
  * {@link flushSync}. Synchronous, so lines keep their order and what was flushed is out when the
  * process exits (an asynchronous stream can reorder or drop lines in flight at exit); batched, so
  * a busy service makes one system call per ~20 access lines instead of one per line. A full pipe
@@ -22,12 +20,13 @@ const EAGAIN_TRIES = 1000;
  * still cannot be written, or a closed stdout (`EPIPE`), is dropped: logging never takes the
  * service down.
  *
- * Cheaper than pino's SonicBoom with `minLength` on the hot path: that appends to a string whose
- * byte length it measures on every write (flattening the growing string each time).
+ * Cheaper than pino's SonicBoom with `minLength` on the hot path, which measures the byte length
+ * of its growing string on every write (flattening it each time), and than encoding each line
+ * into a buffer (a call into C++ per line): here a line costs one string append.
  */
 export class BufferedFdDestination {
-  private readonly buffer = Buffer.allocUnsafe(CAPACITY);
-  private length = 0;
+  /** Lines not written yet, as one (rope) string: appending is the cheapest thing V8 does. */
+  private pending = '';
   private closed = false;
   private readonly timer: NodeJS.Timeout;
 
@@ -38,25 +37,17 @@ export class BufferedFdDestination {
 
   /** Buffers one line (pino's `write`); writes the batch out once it is large enough. */
   write(line: string): boolean {
-    // A UTF-8 code unit takes at most 3 bytes; most lines are far below the limit.
-    if (line.length * 3 > CAPACITY - this.length) {
-      this.flushSync();
-      if (line.length * 3 > CAPACITY) {
-        this.writeOut(Buffer.from(line, 'utf8'));
-        return true;
-      }
-    }
-    this.length += this.buffer.write(line, this.length);
-    if (this.length >= LOG_BUFFER_BYTES) this.flushSync();
+    this.pending += line;
+    if (this.pending.length >= LOG_BUFFER_BYTES) this.flushSync();
     return true;
   }
 
   /** Writes out what is buffered, now. */
   flushSync(): void {
-    if (this.length === 0) return;
-    const pending = this.buffer.subarray(0, this.length);
-    this.length = 0;
-    this.writeOut(pending);
+    if (this.pending.length === 0) return;
+    const bytes = Buffer.from(this.pending, 'utf8');
+    this.pending = '';
+    this.writeOut(bytes);
   }
 
   /** pino's `logger.flush(cb)`: the same, synchronously, then `cb`. */
