@@ -182,9 +182,12 @@ describe('ChatRoom: wait()', () => {
     const room = roomWith(1);
     const controller = new AbortController();
     const removeSpy = vi.spyOn(controller.signal, 'removeEventListener');
+    const addSpy = vi.spyOn(controller.signal, 'addEventListener');
     const pending = room.wait(1, 60_000, controller.signal);
     expect(room.waiting).toBe(1);
     expect(await settled(pending)).toBe(false);
+    const listener = addSpy.mock.calls[0]?.[1];
+    expect(listener).toBeDefined();
     controller.abort();
     expect(await pending).toBeNull();
     expect(room.waiting).toBe(0);
@@ -192,7 +195,7 @@ describe('ChatRoom: wait()', () => {
     // The timer is gone: running the clock past the timeout does nothing.
     await vi.advanceTimersByTimeAsync(120_000);
     expect(room.waiting).toBe(0);
-    expect(removeSpy).toHaveBeenCalledWith('abort', expect.any(Function));
+    expect(removeSpy).toHaveBeenCalledWith('abort', listener);
   });
 
   it('resolves null immediately, without waiting, when the signal has already fired', async () => {
@@ -222,11 +225,11 @@ describe('ChatRoom: wait()', () => {
     const released = room.wait(1, 60_000, byPost.signal);
     room.post('m2');
     expect(await released).not.toBeNull();
-    expect(postSpy).toHaveBeenCalledWith('abort', expect.any(Function));
+    expect(postSpy).toHaveBeenCalledWith('abort', expect.anything());
     const timedOut = room.wait(2, 1_000, byTimeout.signal);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(await timedOut).toBeNull();
-    expect(timeoutSpy).toHaveBeenCalledWith('abort', expect.any(Function));
+    expect(timeoutSpy).toHaveBeenCalledWith('abort', expect.anything());
     // Aborting afterwards is harmless.
     byPost.abort();
     byTimeout.abort();
@@ -237,7 +240,7 @@ describe('ChatRoom: wait()', () => {
     const room = roomWith(4);
     const polls = Array.from({ length: 1000 }, () => room.wait(4, 30_000));
     expect(room.waiting).toBe(1000);
-    expect(vi.getTimerCount()).toBe(1000);
+    expect(vi.getTimerCount()).toBe(1); // one timer for all the polls with the same timeout
     const stringify = vi.spyOn(JSON, 'stringify');
     const message = room.post('for everyone');
     const batches = await Promise.all(polls);
@@ -251,6 +254,60 @@ describe('ChatRoom: wait()', () => {
     }
     expect(room.waiting).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('polls with the same timeout share one timer and still time out one by one', async () => {
+    const room = roomWith(1);
+    const first = room.wait(1, 1_000);
+    await vi.advanceTimersByTimeAsync(400);
+    const second = room.wait(1, 1_000);
+    const third = room.wait(1, 1_000);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(await first).toBeNull();
+    expect(await settled(second)).toBe(false);
+    expect(room.waiting).toBe(2);
+    await vi.advanceTimersByTimeAsync(399);
+    expect(await settled(second)).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await second).toBeNull();
+    expect(await third).toBeNull();
+    expect(room.waiting).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('polls with different timeouts each time out at their own', async () => {
+    const room = roomWith(1);
+    const long = room.wait(1, 3_000);
+    const short = room.wait(1, 1_000);
+    expect(vi.getTimerCount()).toBe(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await short).toBeNull();
+    expect(await settled(long)).toBe(false);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(await long).toBeNull();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a poll that leaves from the middle of the queue leaves the others waiting', async () => {
+    const room = roomWith(1);
+    const controllers = [new AbortController(), new AbortController(), new AbortController()];
+    const polls = controllers.map((c) => room.wait(1, 5_000, c.signal));
+    controllers[1]?.abort();
+    expect(await polls[1]).toBeNull();
+    expect(room.waiting).toBe(2);
+    controllers[2]?.abort();
+    expect(await polls[2]).toBeNull();
+    expect(await settled(polls[0] as Promise<unknown>)).toBe(false);
+    const message = room.post('m2');
+    expect((await polls[0])?.messages).toEqual([message]);
+    expect(room.waiting).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    // A second abort, or the timeout, after the release does nothing.
+    controllers[0]?.abort();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(room.waiting).toBe(0);
   });
 
   it('one post gives waiters on different cursors their own batch, shared per cursor', async () => {

@@ -32,24 +32,53 @@ export interface ChatBatch {
   readonly json: string;
 }
 
-interface Waiter {
-  readonly after: number;
-  readonly resolve: (batch: ChatBatch | null) => void;
-  readonly timer: NodeJS.Timeout;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
+/**
+ * One waiting poll. It is its own abort listener (`handleEvent`) and its own node in the list of
+ * polls with the same timeout, so a held poll costs this one small object: no timer, no closures.
+ */
+class Waiter {
+  prev: Waiter | null = null;
+  next: Waiter | null = null;
+  constructor(
+    readonly room: ChatRoom,
+    readonly after: number,
+    readonly resolve: (batch: ChatBatch | null) => void,
+    /** `performance.now()` at which it times out. */
+    readonly deadline: number,
+    readonly queue: TimeoutQueue,
+    readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /** The signal fired. */
+  handleEvent(): void {
+    this.room.release(this, null);
+  }
+}
+
+/**
+ * The waiters with one timeout, oldest first (so in deadline order), and the one timer that fires
+ * for the oldest: Node's own timer lists, with the waiter as the list node.
+ */
+class TimeoutQueue {
+  head: Waiter | null = null;
+  tail: Waiter | null = null;
+  timer: NodeJS.Timeout | null = null;
+  constructor(readonly timeoutMs: number) {}
 }
 
 /**
  * An in-memory chat: a bounded history and the long polls waiting for what comes next.
  *
- * Ids are consecutive integers from 1. A waiting poll costs one timer and one set entry; when a
- * message arrives, every waiter is answered, and polls asking from the same id share one
- * serialised body (serialise once, write many).
+ * Ids are consecutive integers from 1. A waiting poll costs one small record in a linked list
+ * (one timer is shared by all the polls with the same timeout); when a message arrives, every
+ * waiter is answered, and polls asking from the same id share one serialised body (serialise
+ * once, write many).
  */
 export class ChatRoom {
   private readonly history: ChatMessage[] = [];
-  private readonly waiters = new Set<Waiter>();
+  /** The waiters, by timeout in milliseconds. */
+  private readonly queues = new Map<number, TimeoutQueue>();
+  private waiterCount = 0;
   private readonly listeners = new Set<ChatListener>();
   private nextId = 1;
 
@@ -63,7 +92,7 @@ export class ChatRoom {
 
   /** How many polls are waiting. */
   get waiting(): number {
-    return this.waiters.size;
+    return this.waiterCount;
   }
 
   /** How many subscribers there are. */
@@ -151,23 +180,61 @@ export class ChatRoom {
     const ready = this.since(after);
     if (ready.length > 0) return Promise.resolve(ChatRoom.batch(ready));
     if (signal?.aborted) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        after,
-        resolve,
-        timer: setTimeout(() => this.release(waiter, null), timeoutMs),
-        signal,
-        onAbort: () => this.release(waiter, null),
-      };
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      this.waiters.add(waiter);
-    });
+    return new Promise((resolve) => this.hold(after, timeoutMs, resolve, signal));
   }
 
-  private release(waiter: Waiter, batch: ChatBatch | null): void {
-    if (!this.waiters.delete(waiter)) return;
-    clearTimeout(waiter.timer);
-    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+  private hold(
+    after: number,
+    timeoutMs: number,
+    resolve: (batch: ChatBatch | null) => void,
+    signal: AbortSignal | undefined,
+  ): void {
+    let queue = this.queues.get(timeoutMs);
+    if (queue === undefined) {
+      queue = new TimeoutQueue(timeoutMs);
+      this.queues.set(timeoutMs, queue);
+    }
+    const waiter = new Waiter(this, after, resolve, performance.now() + timeoutMs, queue, signal);
+    waiter.prev = queue.tail;
+    if (queue.tail === null) queue.head = waiter;
+    else queue.tail.next = waiter;
+    queue.tail = waiter;
+    const armed = queue;
+    queue.timer ??= setTimeout(() => this.expire(armed), timeoutMs);
+    this.waiterCount++;
+    signal?.addEventListener('abort', waiter, { once: true });
+  }
+
+  /** The queue's timer fired: releases the waiters whose time is up, then waits for the next. */
+  private expire(queue: TimeoutQueue): void {
+    queue.timer = null;
+    const now = performance.now();
+    // Timers may fire a little before performance.now() says the time is up (they count from
+    // the event loop's cached time): a waiter within a millisecond of its deadline is due.
+    while (queue.head !== null && queue.head.deadline <= now + 1) this.release(queue.head, null);
+    const next = queue.head;
+    if (next !== null) {
+      queue.timer = setTimeout(() => this.expire(queue), Math.max(1, next.deadline - now));
+    }
+  }
+
+  /** @internal Answers one waiter and forgets it (a waiter already answered is left alone). */
+  release(waiter: Waiter, batch: ChatBatch | null): void {
+    const queue = waiter.queue;
+    if (waiter.prev === null && queue.head !== waiter) return; // already released
+    if (waiter.prev === null) queue.head = waiter.next;
+    else waiter.prev.next = waiter.next;
+    if (waiter.next === null) queue.tail = waiter.prev;
+    else waiter.next.prev = waiter.prev;
+    waiter.prev = null;
+    waiter.next = null;
+    this.waiterCount--;
+    if (queue.head === null) {
+      if (queue.timer !== null) clearTimeout(queue.timer);
+      queue.timer = null;
+      this.queues.delete(queue.timeoutMs);
+    }
+    waiter.signal?.removeEventListener('abort', waiter);
     waiter.resolve(batch);
   }
 
@@ -186,14 +253,17 @@ export class ChatRoom {
   }
 
   private wakeAll(): void {
+    if (this.waiterCount === 0) return;
     const shared = new Map<number, ChatBatch>();
-    for (const waiter of this.waiters) {
-      let batch = shared.get(waiter.after);
-      if (batch === undefined) {
-        batch = ChatRoom.batch(this.since(waiter.after));
-        shared.set(waiter.after, batch);
+    for (const queue of [...this.queues.values()]) {
+      for (let waiter = queue.head; waiter !== null; waiter = queue.head) {
+        let batch = shared.get(waiter.after);
+        if (batch === undefined) {
+          batch = ChatRoom.batch(this.since(waiter.after));
+          shared.set(waiter.after, batch);
+        }
+        this.release(waiter, batch);
       }
-      this.release(waiter, batch);
     }
   }
 }
