@@ -1,9 +1,14 @@
 // C10K: hold N concurrent waiting long polls (raw sockets from loopback), report the server's RSS
-// growth per held poll, then post one message and time until every poll has its answer. The full
-// service (dist/main.js, WORKERS=1) against a bare node:http long-poll server, same run.
+// growth per held poll, then post one message and time from writing the POST until every poll has
+// its whole answer at the client. The full service (dist/main.js, WORKERS=1) against a bare
+// node:http long-poll server, same run, same client: bench/longpoll-client.mjs in its own process
+// on CPU 1 (the servers run on CPU 0), the POST written on a connection opened beforehand.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { join } from 'node:path';
 import { startServer } from './http.mjs';
+
+const root = join(new URL('.', import.meta.url).pathname, '..');
 
 function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -15,55 +20,38 @@ function serverPid(server) {
   return server.child.pid;
 }
 
-async function openPolls(port, count, path) {
-  const sockets = [];
-  let answered = 0;
-  let resolveAll;
-  const allAnswered = new Promise((r) => {
-    resolveAll = r;
+/**
+ * The poll client (bench/longpoll-client.mjs) in its own process, pinned with taskset to `cpu`,
+ * the CPU the server does not run on: it neither competes with the server for its CPU nor is
+ * slowed by it. `ask(message)` sends one request and resolves with the answer.
+ */
+function startClient(cpu = '1') {
+  const child = spawn('taskset', ['-c', cpu, process.execPath, 'bench/longpoll-client.mjs'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const request = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
-  for (let i = 0; i < count; i += 500) {
-    const batch = [];
-    for (let j = i; j < Math.min(count, i + 500); j++) {
-      batch.push(
-        new Promise((resolve, reject) => {
-          const socket = net.connect(port, '127.0.0.1', () => {
-            socket.write(request);
-            resolve();
-          });
-          let seen = false;
-          socket.on('data', (chunk) => {
-            if (!seen && chunk.toString('latin1').startsWith('HTTP/1.1 200')) {
-              seen = true;
-              if (++answered === count) resolveAll(performance.now());
-            }
-          });
-          socket.on('error', reject);
-          sockets.push(socket);
-        }),
-      );
-    }
-    await Promise.all(batch);
-  }
-  return { sockets, allAnswered, answered: () => answered };
-}
-
-async function post(port) {
-  const res = await fetch(`http://127.0.0.1:${port}/chat/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text: 'hello, everyone' }),
+  let pending = null;
+  child.on('message', (msg) => {
+    const p = pending;
+    pending = null;
+    if (p === null) return;
+    if (msg.op === 'error') p.reject(new Error(msg.message));
+    else p.resolve(msg);
   });
-  if (res.status !== 201) throw new Error(`post answered ${res.status}`);
-}
-
-async function waitFor(check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  child.on('exit', (code) => pending?.reject(new Error(`poll client exited (${code})`)));
+  return {
+    ask: (message) =>
+      new Promise((resolve, reject) => {
+        pending = { resolve, reject };
+        child.send(message);
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
 }
 
 export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
@@ -79,37 +67,36 @@ export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
   const results = [];
   for (const contender of contenders) {
     const server = await startServer(contender);
+    const client = startClient();
     try {
       const pid = serverPid(server);
       // Settle after start-up.
       await new Promise((r) => setTimeout(r, 500));
       const before = rssKiB(pid);
-      const polls = await openPolls(server.port, count, contender.path);
+      await client.ask({ op: 'open', port: server.port, path: contender.path, count });
       await new Promise((r) => setTimeout(r, 1500));
       const held = rssKiB(pid);
-      if (polls.answered() !== 0) throw new Error(`${polls.answered()} polls answered early`);
-      const start = performance.now();
-      await post(server.port);
-      const end = await Promise.race([
-        polls.allAnswered,
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error(`only ${polls.answered()} answered`)), 30_000),
-        ),
-      ]);
-      await waitFor(() => polls.answered() === count, 1000);
-      for (const s of polls.sockets) s.destroy();
+      const status = await client.ask({ op: 'status' });
+      if (status.failure !== null) throw new Error(status.failure);
+      if (status.answered !== 0) throw new Error(`${status.answered} polls answered early`);
+      const { answered, broadcastMs } = await client.ask({
+        op: 'post',
+        port: server.port,
+        timeoutMs: 30_000,
+      });
       const row = {
         contender: contender.name,
         held: count,
-        answered: polls.answered(),
+        answered,
         rssBeforeMiB: Number((before / 1024).toFixed(1)),
         rssHeldMiB: Number((held / 1024).toFixed(1)),
         perPollKiB: Number(((held - before) / count).toFixed(2)),
-        broadcastMs: Number((end - start).toFixed(1)),
+        broadcastMs: Number(broadcastMs.toFixed(1)),
       };
       log(`  long polls ${contender.name}: ${JSON.stringify(row)}`);
       results.push(row);
     } finally {
+      await client.stop();
       await server.stop();
     }
   }
