@@ -22,17 +22,24 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
     this.room = options.room;
   }
 
-  override async get(): Promise<void> {
+  // Not async: a held poll is the room's promise and one reaction to it, without the suspended
+  // async function (its generator and registers) on top, for as long as the poll is held.
+  override get(): Promise<void> | undefined {
     const timeoutSeconds = parseTimeout(this.getQueryArgument('timeout', ''));
     const after = this.getQueryArgument('after', '');
     if (after === '') {
       this.sendBatch(ChatRoom.batch(this.room.latest()));
-      return;
+      return undefined;
     }
     if (!/^\d{1,15}$/.test(after)) {
       throw new HttpError(400, 'after must be a message id (a non-negative integer)');
     }
-    const batch = await this.room.wait(Number(after), timeoutSeconds * 1000, this.signal);
+    return this.room
+      .wait(Number(after), timeoutSeconds * 1000, this.signal)
+      .then((batch) => this.answer(batch));
+  }
+
+  private answer(batch: ChatBatch | null): void {
     if (batch === null) {
       // Timed out, or the server is shutting down: nothing new. (A client that left gets nothing.)
       this.setStatus(204);
