@@ -1,10 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import secureJson from 'secure-json-parse';
 import { HttpError } from './errors.js';
 import { streamBody } from './streaming-body.js';
 
 const EMPTY = Buffer.alloc(0);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Below this many unread bytes, Node may discard an unread body and keep the connection alive. */
 const DISCARDABLE_BODY_BYTES = 64 * 1024;
@@ -46,13 +46,14 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
-/** Decodes UTF-8 strictly: invalid byte sequences are a 400. A leading BOM is dropped. */
+/**
+ * Decodes UTF-8 strictly: invalid byte sequences are a 400. A leading BOM is dropped. (Checking
+ * with `isUtf8` and decoding with `toString` costs about half of a fatal `TextDecoder`.)
+ */
 export function decodeUtf8(body: Buffer): string {
-  try {
-    return utf8.decode(body);
-  } catch {
-    throw new HttpError(400, 'request body is not valid UTF-8');
-  }
+  if (!isUtf8(body)) throw new HttpError(400, 'request body is not valid UTF-8');
+  const text = body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** Whether a `Content-Type` is JSON (`application/json` or any `+json` type), ignoring parameters. */
