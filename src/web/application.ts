@@ -61,8 +61,10 @@ export interface RequestObserver {
   /** A handler was created for a request (its route and request id are known), before `prepare`. */
   requestStarted?(handler: RequestHandler<unknown>): void;
   /**
-   * The response is complete, or the connection closed before it was (`handler.isAborted`).
-   * `handler.status`, `handler.route`, `handler.error` and `handler.startTime` tell the rest.
+   * The response is complete (handed wholly to the kernel: right after `finish()` for most
+   * responses, else when the response closes), or the connection closed or was reset before it
+   * was (`handler.isAborted`). `handler.status`, `handler.route`, `handler.error` and
+   * `handler.startTime` tell the rest.
    */
   requestFinished?(handler: RequestHandler<unknown>): void;
   /**
