@@ -184,13 +184,14 @@ export function compressBody(
   options: ResolvedCompression,
 ): string | Buffer {
   const res = handler.response;
-  if (!eligible(res)) return body;
   let size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   // A HEAD handler may only have set the length of the body GET would send.
   if (size === 0 && handler.method === 'HEAD') size = Number(res.getHeader('content-length')) || 0;
   if (size === 0) return body;
   const choice = negotiateEncoding(handler.request.headers['accept-encoding']);
+  // Small answers (most API answers) leave here, before any header is looked at.
   if (size < options.threshold && !choice.identityRefused) return body;
+  if (!eligible(res)) return body;
   varyOnAcceptEncoding(res);
   if (choice.coding === null || handler.method === 'HEAD') return body;
   const compressed =
