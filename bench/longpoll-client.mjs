@@ -2,7 +2,8 @@
 // CPU the server does not use (taskset -c 1; the server runs on CPU 0). Driven over IPC:
 //   { op: 'open', port, path, count } → { op: 'opened', answered }   (holds `count` polls)
 //   { op: 'status' }                  → { op: 'status', answered }
-//   { op: 'post', port, timeoutMs }   → { op: 'posted', answered, broadcastMs } | { op: 'error', message }
+//   { op: 'post', port, timeoutMs }   → { op: 'posted', answered, broadcastMs, postAt, lastAt }
+//                                       | { op: 'error', message }
 // A poll counts as answered only once its whole response is in: a 200 whose body is complete
 // (Content-Length bytes, or a chunked body up to its last chunk). Bytes are counted per socket;
 // only the head of each response is converted to a string, once.
@@ -123,7 +124,12 @@ async function post(port, timeoutMs) {
   socket.destroy();
   if (status !== 'HTTP/1.1 201') throw new Error(`post answered ${status}`);
   if (end === null) throw new Error(`only ${answered} of ${count} answered`);
-  return end - start;
+  // Also as ms since the epoch, to compare with timestamps taken in the server.
+  return {
+    broadcastMs: end - start,
+    postAt: performance.timeOrigin + start,
+    lastAt: performance.timeOrigin + end,
+  };
 }
 
 let failed = () => null;
@@ -135,10 +141,10 @@ process.on('message', async (msg) => {
     } else if (msg.op === 'status') {
       process.send({ op: 'status', answered, failure: failed()?.message ?? null });
     } else if (msg.op === 'post') {
-      const broadcastMs = await post(msg.port, msg.timeoutMs);
+      const timing = await post(msg.port, msg.timeoutMs);
       const failure = failed();
       if (failure !== null) throw failure;
-      process.send({ op: 'posted', answered, broadcastMs });
+      process.send({ op: 'posted', answered, ...timing });
     } else if (msg.op === 'close') {
       for (const s of sockets) s.destroy();
       sockets = [];

@@ -4,7 +4,8 @@
 // node:http long-poll server, same run, same client: bench/longpoll-client.mjs in its own process
 // on CPU 1 (the servers run on CPU 0), the POST written on a connection opened beforehand.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from './http.mjs';
 
@@ -64,8 +65,22 @@ export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
     },
     { name: 'node-http', script: 'bench/servers/longpoll-bare.mjs', path: '/poll' },
   ];
+  // BENCH_SERVER_TIMING=1: the servers also stamp the POST's arrival and their last end() (see
+  // bench/tools/server-timing.cjs), to tell the server's share of the broadcast from the client's.
+  const timingDir = process.env.BENCH_SERVER_TIMING ? mkdtempSync(join(tmpdir(), 'lp-')) : null;
   const results = [];
-  for (const contender of contenders) {
+  for (const base of contenders) {
+    const contender =
+      timingDir === null
+        ? base
+        : {
+            ...base,
+            env: {
+              ...base.env,
+              NODE_OPTIONS: '-r ./bench/tools/server-timing.cjs',
+              SERVER_TIMING_DIR: timingDir,
+            },
+          };
     const server = await startServer(contender);
     const client = startClient();
     try {
@@ -79,7 +94,7 @@ export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
       const status = await client.ask({ op: 'status' });
       if (status.failure !== null) throw new Error(status.failure);
       if (status.answered !== 0) throw new Error(`${status.answered} polls answered early`);
-      const { answered, broadcastMs } = await client.ask({
+      const { answered, broadcastMs, postAt, lastAt } = await client.ask({
         op: 'post',
         port: server.port,
         timeoutMs: 30_000,
@@ -93,6 +108,18 @@ export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
         perPollKiB: Number(((held - before) / count).toFixed(2)),
         broadcastMs: Number(broadcastMs.toFixed(1)),
       };
+      if (timingDir !== null) {
+        const file = join(timingDir, `server-timing-${pid}.json`);
+        for (let i = 0; i < 40 && !existsSync(file); i++)
+          await new Promise((r) => setTimeout(r, 100));
+        const t = JSON.parse(readFileSync(file, 'utf8'));
+        row.serverMs = {
+          postArrived: Number((t.postAt - postAt).toFixed(1)),
+          firstEnd: Number((t.firstEndAt - postAt).toFixed(1)),
+          lastEnd: Number((t.lastEndAt - postAt).toFixed(1)),
+          clientAfterLastEnd: Number((lastAt - t.lastEndAt).toFixed(1)),
+        };
+      }
       log(`  long polls ${contender.name}: ${JSON.stringify(row)}`);
       results.push(row);
     } finally {
