@@ -15,6 +15,7 @@ import {
   type ChatMessage,
   ChatRoom,
   type ChatStore,
+  type HeldPoll,
 } from './chat-room.js';
 
 const POST = 'chat.post';
@@ -75,5 +76,9 @@ export class ClusterChatRoom implements ChatStore {
 
   wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null> {
     return this.local.wait(after, timeoutMs, signal);
+  }
+
+  hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll {
+    return this.local.hold(after, timeoutMs, done);
   }
 }

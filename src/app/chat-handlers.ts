@@ -1,5 +1,5 @@
 import { HttpError, RequestHandler } from '../web/index.js';
-import { type ChatBatch, ChatRoom, type ChatStore } from './chat-room.js';
+import { type ChatBatch, ChatRoom, type ChatStore, type HeldPoll } from './chat-room.js';
 
 /** Longest a poll is held, in seconds. */
 export const MAX_POLL_SECONDS = 25;
@@ -22,8 +22,11 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
     this.room = options.room;
   }
 
-  // Not async: a held poll is the room's promise and one reaction to it, without the suspended
-  // async function (its generator and registers) on top, for as long as the poll is held.
+  /** The poll this request holds, while it is held. */
+  private held: HeldPoll | null = null;
+
+  // A held poll is one waiter record in the room and one promise, and no `AbortSignal`: the poll
+  // ends through onConnectionClose (the client left) or onShutdown (the server drains).
   override get(): Promise<void> | undefined {
     const timeoutSeconds = parseTimeout(this.getQueryArgument('timeout', ''));
     const after = this.getQueryArgument('after', '');
@@ -34,9 +37,23 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
     if (!/^\d{1,15}$/.test(after)) {
       throw new HttpError(400, 'after must be a message id (a non-negative integer)');
     }
-    return this.room
-      .wait(Number(after), timeoutSeconds * 1000, this.signal)
-      .then((batch) => this.answer(batch));
+    return new Promise((resolve) => {
+      this.held = this.room.hold(Number(after), timeoutSeconds * 1000, (batch) => {
+        this.held = null;
+        this.answer(batch);
+        resolve();
+      });
+    });
+  }
+
+  /** The client left: stop holding its poll. */
+  override onConnectionClose(): void {
+    this.held?.cancel();
+  }
+
+  /** The server is draining: answer 204 now, so that the client polls another instance. */
+  override onShutdown(): void {
+    this.held?.cancel();
   }
 
   private answer(batch: ChatBatch | null): void {

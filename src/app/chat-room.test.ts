@@ -328,3 +328,42 @@ describe('ChatRoom: wait()', () => {
     expect(room.waiting).toBe(0);
   });
 });
+
+describe('ChatRoom: hold()', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('answers at once, synchronously, when there already are newer messages', () => {
+    const room = new ChatRoom();
+    room.post('m1');
+    const answers: unknown[] = [];
+    const held = room.hold(0, 10_000, (batch) => answers.push(batch?.messages.length));
+    expect(answers).toEqual([1]);
+    held.cancel(); // nothing left to cancel
+    expect(answers).toEqual([1]);
+    expect(room.waiting).toBe(0);
+  });
+
+  it('answers once: with the next message, or null on cancel or at the timeout', async () => {
+    vi.useFakeTimers();
+    const room = new ChatRoom();
+    const answers: (number | null)[] = [];
+    const record = (batch: { messages: readonly { id: number }[] } | null) =>
+      answers.push(batch === null ? null : (batch.messages[0]?.id ?? -1));
+    const byPost = room.hold(0, 10_000, record);
+    const byCancel = room.hold(0, 10_000, record);
+    byCancel.cancel();
+    expect(answers).toEqual([null]);
+    expect(room.waiting).toBe(1);
+    room.post('m1');
+    expect(answers).toEqual([null, 1]);
+    byPost.cancel();
+    byCancel.cancel();
+    room.hold(1, 1_000, record);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(answers).toEqual([null, 1, null]);
+    expect(room.waiting).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});

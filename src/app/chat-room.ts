@@ -15,12 +15,27 @@ export interface ChatStore {
   since(after: number): ChatMessage[];
   wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null>;
   /**
+   * The same as {@link wait} for one callback: `done` is called once, synchronously when there
+   * already are newer messages; `cancel()` on the result answers `null` at once. A held poll
+   * costs one small record, without a promise or an `AbortSignal` of its own.
+   */
+  hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll;
+  /**
    * Calls `listener` with every new message, in id order, synchronously as it arrives (so a
    * {@link since} read in the same turn neither misses nor repeats one). Returns the unsubscribe
    * function.
    */
   subscribe(listener: ChatListener): () => void;
 }
+
+/** A poll held by {@link ChatStore.hold}. */
+export interface HeldPoll {
+  /** Answers the poll with `null` now, unless it was answered already. */
+  cancel(): void;
+}
+
+/** What `hold` returns for a poll it answered at once. */
+const ANSWERED: HeldPoll = Object.freeze({ cancel() {} });
 
 /** Receives each new message (see {@link ChatStore.subscribe}). */
 export type ChatListener = (message: ChatMessage) => void;
@@ -36,9 +51,11 @@ export interface ChatBatch {
  * One waiting poll. It is its own abort listener (`handleEvent`) and its own node in the list of
  * polls with the same timeout, so a held poll costs this one small object: no timer, no closures.
  */
-class Waiter {
+class Waiter implements HeldPoll {
   prev: Waiter | null = null;
   next: Waiter | null = null;
+  /** The signal of a {@link ChatRoom.wait}, whose `abort` listener this waiter is. */
+  signal: AbortSignal | null = null;
   constructor(
     readonly room: ChatRoom,
     readonly after: number,
@@ -46,8 +63,11 @@ class Waiter {
     /** `performance.now()` at which it times out. */
     readonly deadline: number,
     readonly queue: TimeoutQueue,
-    readonly signal: AbortSignal | undefined,
   ) {}
+
+  cancel(): void {
+    this.room.release(this, null);
+  }
 
   /** The signal fired. */
   handleEvent(): void {
@@ -180,21 +200,28 @@ export class ChatRoom {
     const ready = this.since(after);
     if (ready.length > 0) return Promise.resolve(ChatRoom.batch(ready));
     if (signal?.aborted) return Promise.resolve(null);
-    return new Promise((resolve) => this.hold(after, timeoutMs, resolve, signal));
+    return new Promise((resolve) => {
+      const waiter = this.hold(after, timeoutMs, resolve) as Waiter;
+      if (signal !== undefined) {
+        waiter.signal = signal;
+        signal.addEventListener('abort', waiter, { once: true });
+      }
+    });
   }
 
-  private hold(
-    after: number,
-    timeoutMs: number,
-    resolve: (batch: ChatBatch | null) => void,
-    signal: AbortSignal | undefined,
-  ): void {
+  /** {@link ChatStore.hold}. */
+  hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll {
+    const ready = this.since(after);
+    if (ready.length > 0) {
+      done(ChatRoom.batch(ready));
+      return ANSWERED;
+    }
     let queue = this.queues.get(timeoutMs);
     if (queue === undefined) {
       queue = new TimeoutQueue(timeoutMs);
       this.queues.set(timeoutMs, queue);
     }
-    const waiter = new Waiter(this, after, resolve, performance.now() + timeoutMs, queue, signal);
+    const waiter = new Waiter(this, after, done, performance.now() + timeoutMs, queue);
     waiter.prev = queue.tail;
     if (queue.tail === null) queue.head = waiter;
     else queue.tail.next = waiter;
@@ -202,7 +229,7 @@ export class ChatRoom {
     const armed = queue;
     queue.timer ??= setTimeout(() => this.expire(armed), timeoutMs);
     this.waiterCount++;
-    signal?.addEventListener('abort', waiter, { once: true });
+    return waiter;
   }
 
   /** The queue's timer fired: releases the waiters whose time is up, then waits for the next. */
@@ -235,6 +262,7 @@ export class ChatRoom {
       this.queues.delete(queue.timeoutMs);
     }
     waiter.signal?.removeEventListener('abort', waiter);
+    waiter.signal = null;
     waiter.resolve(batch);
   }
 

@@ -81,6 +81,8 @@ interface HandlerInfo {
   readonly allow: string;
   /** Whether the class overrides `onConnectionClose`, which needs a `close` listener. */
   readonly watchesClose: boolean;
+  /** Whether the class overrides `onShutdown`, which needs the request tracked while it runs. */
+  readonly watchesShutdown: boolean;
   /** Whether the class sets `static streamRequestBody = true`. */
   readonly streamsBody: boolean;
   /** False when the class sets `static readsBody = false` (the body is left to someone else). */
@@ -89,6 +91,9 @@ interface HandlerInfo {
 
 const handlerInfo = new WeakMap<object, HandlerInfo>();
 const kHandler = Symbol('handler');
+const SHUTDOWN_VERB_RAN = 1;
+const SHUTDOWN_DRAINING = 2;
+const SHUTDOWN_DELIVERED = 4;
 const EMPTY_ARGS: readonly string[] = Object.freeze([]);
 const HEADER_INJECTION = /[\r\n\0]/;
 
@@ -117,7 +122,8 @@ function onResponseClose(this: ServerResponse): void {
  * 5. The verb method: may be async. When it returns (or its promise resolves) without having
  *    called {@link finish}, the response is finished for it.
  * 6. {@link onFinish} once the response has been handed to the connection; or
- *    {@link onConnectionClose} if the client went away first.
+ *    {@link onConnectionClose} if the client went away first; {@link onShutdown} if the server
+ *    starts draining while the verb method has the request unfinished.
  *
  * Anything thrown (or rejected) along the way becomes an error response through
  * {@link sendError}: an {@link HttpError} with its status, anything else a logged 500.
@@ -158,6 +164,8 @@ export class RequestHandler<O = undefined, U = unknown> {
   private controller: AbortController | null;
   private childLog: Logger | null;
   private closeWatched: boolean;
+  /** 0: nothing; bits: 1 the verb method has run, 2 the server is draining, 4 onShutdown ran. */
+  private shutdownState: number;
   private encoder: CompressedStream | null;
   private cookieJar: Cookies | null;
   private uploads: Files | null;
@@ -197,6 +205,7 @@ export class RequestHandler<O = undefined, U = unknown> {
     this.controller = null;
     this.childLog = null;
     this.closeWatched = false;
+    this.shutdownState = 0;
     this.encoder = null;
     this.cookieJar = null;
     this.uploads = null;
@@ -240,6 +249,16 @@ export class RequestHandler<O = undefined, U = unknown> {
    * client left, say). {@link signal} fires at the same moment. Errors thrown here are logged.
    */
   onConnectionClose(): void {}
+
+  /**
+   * Runs once if the server starts draining (shutting down) while the verb method has the request
+   * unfinished, or, for a request that arrives while it is already draining, as soon as the verb
+   * method has returned without finishing: a long poll answers now (a 204, say) so that its
+   * client reconnects elsewhere. {@link signal} fires at the same moment. Cheaper than the signal
+   * for a request held open (no `AbortController`), and costs nothing when not overridden.
+   * Errors thrown here are logged.
+   */
+  onShutdown(): void {}
 
   /**
    * Writes the body of an error response; override to render errors your way. The default writes
@@ -788,6 +807,14 @@ export class RequestHandler<O = undefined, U = unknown> {
   execute(options: O, rawArgs: readonly string[]): void {
     const info = handlerInfoOf(this);
     if (info.watchesClose) this.watchClose();
+    if (info.watchesShutdown) {
+      if (this.application.draining) {
+        this.shutdownState = SHUTDOWN_DRAINING;
+      } else {
+        this.application.trackAbortable(this);
+        this.watchClose(); // to untrack it
+      }
+    }
     this.start(options, rawArgs, info);
     if (!this.application.observed || this.closeWatched) return;
     // Observers hear of a request once its response is complete. Most responses are finished and
@@ -889,14 +916,35 @@ export class RequestHandler<O = undefined, U = unknown> {
     this.finished = true;
   }
 
-  /** @internal Aborts the request's signal because the server is draining. */
+  /** @internal The server is draining: aborts the request's signal, calls {@link onShutdown}. */
   abortForShutdown(): void {
     this.controller?.abort(new RequestAborted('shutdown'));
+    this.shutdownState |= SHUTDOWN_DRAINING;
+    this.deliverShutdown();
+  }
+
+  /** Calls onShutdown once the verb method has run and the server drains, if still unfinished. */
+  private deliverShutdown(): void {
+    const state = this.shutdownState;
+    if (state !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || this.finished) return;
+    if (!handlerInfoOf(this).watchesShutdown) return;
+    this.shutdownState = state | SHUTDOWN_DELIVERED;
+    try {
+      this.onShutdown();
+    } catch (error) {
+      this.logException(error);
+    }
   }
 
   /** @internal Called once when the response closes, finished or not. */
   connectionClosed(): void {
-    if (this.controller !== null) this.application.untrackAbortable(this);
+    if (
+      this.controller !== null ||
+      this.shutdownState !== 0 ||
+      handlerInfoOf(this).watchesShutdown
+    ) {
+      this.application.untrackAbortable(this);
+    }
     // A reset connection counts too: node:http calls a response finished (`writableFinished`,
     // `finish`) once its socket has dropped the bytes it could not deliver.
     const res = this.response;
@@ -987,10 +1035,12 @@ export class RequestHandler<O = undefined, U = unknown> {
     try {
       const fn = this[verb] as VerbFunction;
       const args = this.pathArgs;
+      this.shutdownState |= SHUTDOWN_VERB_RAN;
       const result =
         args.length === 0
           ? fn.call(this as RequestHandler<unknown>)
           : fn.apply(this as RequestHandler<unknown>, args as string[]);
+      if (this.shutdownState === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) this.deliverShutdown();
       if (isThenable(result)) {
         result.then(
           () => this.autoFinish(),
@@ -1150,6 +1200,7 @@ export function handlerInfoOf(handler: RequestHandler<unknown>): HandlerInfo {
       verbs,
       allow: HANDLER_METHODS.filter((m) => allowed.has(m)).join(', '),
       watchesClose: proto.onConnectionClose !== RequestHandler.prototype.onConnectionClose,
+      watchesShutdown: proto.onShutdown !== RequestHandler.prototype.onShutdown,
       streamsBody: (klass as { streamRequestBody?: unknown }).streamRequestBody === true,
       readsBody: (klass as { readsBody?: unknown }).readsBody !== false,
     };

@@ -666,3 +666,116 @@ describe('observers', () => {
     expect(rec.finishedFor('/fast')[0]).toMatchObject({ status: 200, aborted: false });
   });
 });
+
+describe('onShutdown', () => {
+  /** A poll that waits until released; onShutdown answers 204. */
+  function pollHandler(calls: string[], gate?: Promise<void>) {
+    return class extends RequestHandler {
+      private release: (() => void) | null = null;
+
+      override async prepare(): Promise<void> {
+        calls.push('prepare');
+        await gate;
+      }
+
+      override get(): Promise<void> {
+        calls.push('get');
+        return new Promise((resolve) => {
+          this.release = () => {
+            this.setStatus(204);
+            resolve();
+          };
+        });
+      }
+
+      override onShutdown(): void {
+        calls.push(`onShutdown finished=${this.isFinished}`);
+        this.release?.();
+      }
+    };
+  }
+
+  it('runs once when the server starts draining while the verb holds the request', async () => {
+    const calls: string[] = [];
+    const { app, srv } = await start([['/poll', pollHandler(calls)]]);
+    const pending = srv.fetch('/poll');
+    const deadline = Date.now() + 5_000;
+    while (!calls.includes('get') && Date.now() < deadline) await delay(5);
+    app.beginDraining();
+    app.beginDraining();
+    const res = await pending;
+    expect(res.status).toBe(204);
+    expect(calls).toEqual(['prepare', 'get', 'onShutdown finished=false']);
+  });
+
+  it('waits for the verb when draining starts before it ran', async () => {
+    const calls: string[] = [];
+    const gate = deferred();
+    const { app, srv } = await start([['/poll', pollHandler(calls, gate.promise)]]);
+    const pending = srv.fetch('/poll');
+    const deadline = Date.now() + 5_000;
+    while (!calls.includes('prepare') && Date.now() < deadline) await delay(5);
+    app.beginDraining(); // prepare is still waiting: no verb to tell yet
+    expect(calls).toEqual(['prepare']);
+    gate.resolve();
+    expect((await pending).status).toBe(204);
+    expect(calls).toEqual(['prepare', 'get', 'onShutdown finished=false']);
+  });
+
+  it('runs right after the verb for a request that arrives while draining', async () => {
+    const calls: string[] = [];
+    const { app, srv } = await start([['/poll', pollHandler(calls)]]);
+    app.beginDraining();
+    expect((await srv.fetch('/poll')).status).toBe(204);
+    expect(calls).toEqual(['prepare', 'get', 'onShutdown finished=false']);
+  });
+
+  it('does not run for requests finished before the drain, nor after the client left', async () => {
+    const calls: string[] = [];
+    class Quick extends RequestHandler {
+      override get(): void {
+        this.finish('done');
+      }
+
+      override onShutdown(): void {
+        calls.push('quick');
+      }
+    }
+    const { app, srv } = await start([
+      ['/quick', Quick],
+      ['/poll', pollHandler(calls)],
+    ]);
+    expect(await (await srv.fetch('/quick')).text()).toBe('done');
+    const client = await RawClient.connect(srv.port);
+    client.get('/poll');
+    const deadline = Date.now() + 5_000;
+    while (!calls.includes('get') && Date.now() < deadline) await delay(5);
+    client.destroy();
+    await client.whenClosed;
+    await delay(50);
+    app.beginDraining();
+    await delay(20);
+    expect(calls).toEqual(['prepare', 'get']);
+  });
+
+  it('logs an onShutdown that throws and still answers', async () => {
+    class Broken extends RequestHandler {
+      override get(): Promise<void> {
+        return delay(50).then(() => this.finish('late'));
+      }
+
+      override onShutdown(): void {
+        throw new Error('shutdown hook broke');
+      }
+    }
+    const { app, srv, logger } = await start([['/broken', Broken]]);
+    const pending = srv.fetch('/broken');
+    await delay(20);
+    app.beginDraining();
+    const res = await pending;
+    expect(await res.text()).toBe('late');
+    const errors = logger.errors();
+    expect(errors.map((e) => e.msg)).toEqual(['uncaught error in handler']);
+    expect((errors[0]?.obj as { err?: Error }).err?.message).toBe('shutdown hook broke');
+  });
+});
