@@ -36,19 +36,23 @@ function openWhenReaderIsThere(fifo: string): number {
 }
 
 describe('BufferedFdDestination', () => {
-  it('holds short lines until LOG_BUFFER_BYTES are waiting, then writes them in order', () => {
+  it('holds short lines, writing whole lines in batches of at most LOG_BUFFER_BYTES', () => {
     const { destination, text, path } = fileDestination();
     destination.write('{"n":1}\n');
     destination.write('{"n":2}\n');
     expect(statSync(path).size).toBe(0);
     const line = `${'x'.repeat(99)}\n`;
-    let written = 16;
-    while (written < LOG_BUFFER_BYTES) {
+    let all = '{"n":1}\n{"n":2}\n';
+    while (all.length < 3 * LOG_BUFFER_BYTES) {
       destination.write(line);
-      written += line.length;
+      all += line;
     }
-    expect(text().startsWith('{"n":1}\n{"n":2}\nxxx')).toBe(true);
-    expect(text().length).toBe(written);
+    const out = text();
+    expect(out.length).toBeGreaterThan(LOG_BUFFER_BYTES); // batches went out on their own
+    expect(all.startsWith(out)).toBe(true);
+    expect(out.endsWith('\n')).toBe(true);
+    destination.flushSync();
+    expect(text()).toBe(all);
   });
 
   it('writes what waits on flushSync and on the timer (100 ms)', async () => {
@@ -125,4 +129,26 @@ describe('BufferedFdDestination', () => {
       destination.flushSync();
     }).not.toThrow();
   });
+});
+
+describe('BufferedFdDestination shared by processes (cluster workers on one stdout)', () => {
+  it('never interleaves lines of two writers on one pipe, even when the reader is slow', async () => {
+    const writer = join(process.cwd(), 'test/fixtures/log-writer.mjs');
+    // Both writers share the pipe to `cat`, which starts reading late so the pipe is full and
+    // writes wait for room: a write larger than the pipe's atomic size could then be split.
+    const script = `(node "${writer}" a & node "${writer}" b & wait) | (sleep 0.3; cat)`;
+    const child = spawn('sh', ['-c', script], { env: { ...process.env, LINES: '20000' } });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await new Promise((resolve) => child.on('close', resolve));
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    const seen = { a: 0, b: 0 };
+    for (const line of lines) {
+      const parsed = JSON.parse(line) as { id: 'a' | 'b'; i: number };
+      expect(parsed.i).toBe(seen[parsed.id]);
+      seen[parsed.id]++;
+    }
+    expect(seen).toEqual({ a: 20000, b: 20000 });
+  }, 30_000);
 });

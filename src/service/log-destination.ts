@@ -1,6 +1,9 @@
 import { writeSync } from 'node:fs';
 
-/** Buffered characters (bytes, for ASCII lines) that trigger a write at once. */
+/**
+ * The largest batch: a pipe's atomic write size (PIPE_BUF on Linux), so that cluster workers
+ * sharing stdout never interleave their lines within a batch.
+ */
 export const LOG_BUFFER_BYTES = 4096;
 /** How long a log line may wait in the buffer before it is written. */
 export const LOG_FLUSH_INTERVAL_MS = 100;
@@ -37,6 +40,10 @@ export class BufferedFdDestination {
 
   /** Buffers one line (pino's `write`); writes the batch out once it is large enough. */
   write(line: string): boolean {
+    // A batch never grows past LOG_BUFFER_BYTES with a second line in it: written out first.
+    if (this.pending.length + line.length > LOG_BUFFER_BYTES && this.pending.length > 0) {
+      this.flushSync();
+    }
     this.pending += line;
     if (this.pending.length >= LOG_BUFFER_BYTES) this.flushSync();
     return true;
@@ -44,10 +51,44 @@ export class BufferedFdDestination {
 
   /** Writes out what is buffered, now. */
   flushSync(): void {
-    if (this.pending.length === 0) return;
-    const bytes = Buffer.from(this.pending, 'utf8');
+    const text = this.pending;
+    if (text.length === 0) return;
     this.pending = '';
-    this.writeOut(bytes);
+    if (this.closed) return;
+    const size = Buffer.byteLength(text, 'utf8');
+    if (size <= LOG_BUFFER_BYTES) {
+      // The usual case: one write(2), the string encoded on the way (no Buffer allocated).
+      const written = this.tryWrite(text);
+      if (written < size) this.writeOut(Buffer.from(text, 'utf8').subarray(Math.max(0, written)));
+      return;
+    }
+    // Non-ASCII text can take more bytes than characters: write it in atomic, line-aligned pieces
+    // (a single line longer than a pipe's atomic size cannot be helped).
+    const bytes = Buffer.from(text, 'utf8');
+    let start = 0;
+    while (start < bytes.length) {
+      let end = bytes.length;
+      if (end - start > LOG_BUFFER_BYTES) {
+        const cut = bytes.lastIndexOf(0x0a, start + LOG_BUFFER_BYTES - 1);
+        end = cut >= start ? cut + 1 : bytes.indexOf(0x0a, start) + 1 || bytes.length;
+      }
+      this.writeOut(bytes.subarray(start, end));
+      start = end;
+    }
+  }
+
+  /** One `write(2)` of `text`; the bytes written, or -1 when it must be retried as bytes. */
+  private tryWrite(text: string): number {
+    try {
+      return writeSync(this.fd, text);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE' || code === 'EBADF') {
+        this.closed = true;
+        return Number.POSITIVE_INFINITY; // dropped: nobody reads the logs any more
+      }
+      return -1; // EAGAIN and the like: the byte path waits and retries
+    }
   }
 
   /** pino's `logger.flush(cb)`: the same, synchronously, then `cb`. */
