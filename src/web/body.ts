@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import secureJson from 'secure-json-parse';
-import { HttpError } from './errors.js';
-import { streamBody } from './streaming-body.js';
+import { HttpError, RequestAborted } from './errors.js';
+import { refusal, tooLarge } from './streaming-body.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -35,15 +35,46 @@ export function mustCloseForUnreadBody(req: IncomingMessage): boolean {
  * 413 {@link HttpError}. A client that disconnects mid-body rejects with `RequestAborted`.
  * A `Content-Encoding` other than `identity` is a 415.
  */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  await streamBody(req, maxBytes, (chunk) => {
-    chunks.push(chunk);
-    size += chunk.length;
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  // The same checks and outcomes as streamBody (which streaming handlers use), without a callback
+  // per chunk and an async function around it: most bodies arrive in one piece.
+  const refused = refusal(req, maxBytes);
+  if (refused !== null) return refused;
+  return new Promise<Buffer>((resolve, reject) => {
+    let first: Buffer | null = null;
+    let chunks: Buffer[] | null = null;
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('close', onAbort);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        req.pause();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      if (first === null) first = chunk;
+      else (chunks ??= [first]).push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks !== null ? Buffer.concat(chunks, size) : (first ?? EMPTY));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      req.pause();
+      reject(new RequestAborted('disconnect'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('close', onAbort);
   });
-  if (chunks.length === 0) return EMPTY;
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
 /**

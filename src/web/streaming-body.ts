@@ -18,16 +18,8 @@ export function streamBody(
   maxBytes: number,
   onChunk: (chunk: Buffer) => unknown,
 ): Promise<void> {
-  const encoding = req.headers['content-encoding'];
-  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-    return Promise.reject(new HttpError(415, `unsupported Content-Encoding: ${encoding}`));
-  }
-  const length = req.headers['content-length'];
-  if (length !== undefined && Number(length) > maxBytes) {
-    return Promise.reject(tooLarge(maxBytes));
-  }
-  if (req.readableEnded) return Promise.resolve();
-  if (req.destroyed) return Promise.reject(new RequestAborted('disconnect'));
+  const refused = refusal(req, maxBytes);
+  if (refused !== null) return refused.then(() => undefined);
   return new Promise<void>((resolve, reject) => {
     let size = 0;
     let pending: PromiseLike<unknown> | null = null;
@@ -94,6 +86,28 @@ export function streamBody(
   });
 }
 
-function tooLarge(maxBytes: number): HttpError {
+/**
+ * @internal What becomes of a body before a byte is read: a 415 for a `Content-Encoding` other
+ * than `identity`, a 413 for a `Content-Length` over `maxBytes`, nothing more to read (resolved
+ * empty), a client already gone; or `null` to go on reading.
+ */
+export function refusal(req: IncomingMessage, maxBytes: number): Promise<Buffer> | null {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    return Promise.reject(new HttpError(415, `unsupported Content-Encoding: ${encoding}`));
+  }
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > maxBytes) {
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  if (req.readableEnded) return Promise.resolve(EMPTY);
+  if (req.destroyed) return Promise.reject(new RequestAborted('disconnect'));
+  return null;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** @internal */
+export function tooLarge(maxBytes: number): HttpError {
   return new HttpError(413, `request body larger than ${maxBytes} bytes`);
 }
