@@ -58,8 +58,12 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
         reject(tooLarge(maxBytes));
         return;
       }
-      if (first === null) first = chunk;
-      else (chunks ??= [first]).push(chunk);
+      if (first === null) {
+        first = chunk;
+      } else {
+        chunks ??= [first];
+        chunks.push(chunk);
+      }
     };
     const onEnd = (): void => {
       cleanup();

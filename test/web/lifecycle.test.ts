@@ -776,6 +776,7 @@ describe('onShutdown', () => {
     expect(await res.text()).toBe('late');
     const errors = logger.errors();
     expect(errors.map((e) => e.msg)).toEqual(['uncaught error in handler']);
-    expect((errors[0]?.obj as { err?: Error }).err?.message).toBe('shutdown hook broke');
+    const logged = errors[0]?.obj as { err?: Error } | undefined;
+    expect(logged?.err?.message).toBe('shutdown hook broke');
   });
 });
