@@ -4,13 +4,7 @@ import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
 import type { LogLevel } from './config.js';
-import {
-  BufferedFdDestination,
-  LOG_BUFFER_BYTES,
-  LOG_FLUSH_INTERVAL_MS,
-} from './log-destination.js';
-
-export { LOG_BUFFER_BYTES, LOG_FLUSH_INTERVAL_MS };
+import { BufferedFdDestination } from './log-destination.js';
 
 /** Headers that never reach a log line, wherever they appear in the logged object. */
 export const REDACTED_HEADERS = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];

@@ -938,11 +938,7 @@ export class RequestHandler<O = undefined, U = unknown> {
 
   /** @internal Called once when the response closes, finished or not. */
   connectionClosed(): void {
-    if (
-      this.controller !== null ||
-      this.shutdownState !== 0 ||
-      handlerInfoOf(this).watchesShutdown
-    ) {
+    if (this.controller !== null || handlerInfoOf(this).watchesShutdown) {
       this.application.untrackAbortable(this);
     }
     // A reset connection counts too: node:http calls a response finished (`writableFinished`,
