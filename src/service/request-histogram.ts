@@ -113,26 +113,17 @@ export class RequestHistogram {
 
   /** The metric with its values, as prom-client's `Histogram.get()` gives it. */
   async get(): Promise<HistogramData> {
-    const data = this.values(false);
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: 'sum',
-      values: data,
-    };
+    return this.data(false);
   }
 
   /** The same for the text exposition (series labels shared between a series' lines). */
   async getForPromString(): Promise<HistogramData> {
-    const data = this.values(true);
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: 'sum',
-      values: data,
-    };
+    return this.data(true);
+  }
+
+  private data(shared: boolean): HistogramData {
+    const { name, help, type } = this;
+    return { name, help, type, aggregator: 'sum', values: this.values(shared) };
   }
 
   private values(shared: boolean): Value[] {
