@@ -197,14 +197,16 @@ export class ChatRoom {
    * if there already are), or with `null` after `timeoutMs` or when `signal` fires.
    */
   wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null> {
-    const ready = this.since(after);
-    if (ready.length > 0) return Promise.resolve(ChatRoom.batch(ready));
-    if (signal?.aborted) return Promise.resolve(null);
     return new Promise((resolve) => {
-      const waiter = this.hold(after, timeoutMs, resolve) as Waiter;
-      if (signal !== undefined) {
-        waiter.signal = signal;
-        signal.addEventListener('abort', waiter, { once: true });
+      if (signal?.aborted) {
+        const ready = this.since(after);
+        resolve(ready.length > 0 ? ChatRoom.batch(ready) : null);
+        return;
+      }
+      const held = this.hold(after, timeoutMs, resolve);
+      if (signal !== undefined && held instanceof Waiter) {
+        held.signal = signal;
+        signal.addEventListener('abort', held, { once: true });
       }
     });
   }
