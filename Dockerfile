@@ -11,8 +11,17 @@
 #   docker run --rm -p 8080:8080 tornode:0.1.0
 # No --init is needed: the service handles SIGTERM/SIGINT itself as PID 1, and the cluster primary
 # reaps its own workers (it starts no other processes). See docs/deploy.md.
+#
+# The base image is a build argument so that it can be pinned by digest: a tag moves when Node or
+# Debian ship a fix, a digest does not. For reproducible production builds, pin it and let a bot
+# (Renovate, Dependabot) bump the digest:
+#   docker buildx imagetools inspect node:24-bookworm-slim      # prints the index digest
+#   docker build --build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:<digest> -t tornode .
+# The default is the tag alone, so the image also builds where only a local copy of the base image
+# exists (no registry): a locally built or loaded image has no registry digest to match.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-FROM node:24-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -24,13 +33,13 @@ RUN npm run build \
  && find dist -name '*.d.ts' -delete \
  && rm -f dist/.tsbuildinfo
 
-FROM node:24-bookworm-slim AS prod-deps
+FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
  && npm cache clean --force
 
-FROM node:24-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 # Owned by root and not writable by the service's user: the process cannot modify its own code.
@@ -49,5 +58,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "const h=(process.env.HOST||'').trim();const host=!h||h==='0.0.0.0'||h==='::'?'127.0.0.1':h.includes(':')?'['+h+']':h;fetch('http://'+host+':'+((process.env.PORT||'').trim()||'8080')+'/livez',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Node is PID 1 directly (the official image's docker-entrypoint.sh is bypassed), never npm.
+# --enable-source-maps: stack traces in the logs name the TypeScript files and lines (dist/ keeps
+# its .map files); cluster workers inherit the flag.
 ENTRYPOINT []
-CMD ["node", "dist/main.js"]
+CMD ["node", "--enable-source-maps", "dist/main.js"]

@@ -4,8 +4,9 @@
 #   bash test/container/run.sh        (from anywhere; needs docker and node on PATH)
 #
 # What it checks (any failure → exit 1, after every check has run and the containers are gone):
-#   image    USER is not root, CMD is exec-form `node dist/main.js` with no entrypoint (node is
-#            PID 1, not npm or a shell), NODE_ENV=production, EXPOSE 8080, a HEALTHCHECK without
+#   image    USER is not root, CMD is exec-form `node --enable-source-maps dist/main.js` with no
+#            entrypoint (node is PID 1, not npm or a shell), stack traces map to the TypeScript
+#            sources, NODE_ENV=production, EXPOSE 8080, a HEALTHCHECK without
 #            curl/wget, no sources/tests/dev dependencies inside, size within MAX_IMAGE_DELTA_MB of
 #            the base image (MB = 10^6 bytes, as docker prints them)
 #   cluster  --read-only --cap-drop ALL, WORKERS=2 on a free port (host network, 127.0.0.1):
@@ -156,7 +157,10 @@ EOF
 
 # --- Docker daemon and base image ---------------------------------------------------------------
 
-base=$(awk 'toupper($1) == "FROM" { image = $2 } END { print image }' Dockerfile)
+# The runtime stage's base: the last FROM, with ${NODE_IMAGE} replaced by the ARG's default.
+base=$(awk 'toupper($1) == "ARG" && $2 ~ /^NODE_IMAGE=/ { sub(/^NODE_IMAGE=/, "", $2); arg = $2 }
+  toupper($1) == "FROM" { image = $2 }
+  END { gsub(/\$\{NODE_IMAGE\}/, arg, image); print image }' Dockerfile)
 [[ -n $base ]] || die "no FROM line in the Dockerfile"
 
 if ! docker info >/dev/null 2>&1; then
@@ -193,11 +197,17 @@ user=$(inspect '{{.Config.User}}')
 if [[ -n $user && ${user%%:*} != 0 && ${user%%:*} != root ]]; then ok "USER $user (not root)"; else bad "USER is '${user}' (root)"; fi
 cmd=$(inspect '{{json .Config.Cmd}}')
 entrypoint=$(inspect '{{json .Config.Entrypoint}}')
-if [[ $cmd == '["node","dist/main.js"]' && ($entrypoint == null || $entrypoint == '[]') ]]; then
+if [[ $cmd == '["node","--enable-source-maps","dist/main.js"]' && ($entrypoint == null || $entrypoint == '[]') ]]; then
   ok "CMD $cmd, no ENTRYPOINT (node is PID 1)"
 else
-  bad "CMD $cmd ENTRYPOINT $entrypoint (want exec-form node dist/main.js, no entrypoint)"
+  bad "CMD $cmd ENTRYPOINT $entrypoint (want exec-form node --enable-source-maps dist/main.js, no entrypoint)"
 fi
+# A stack trace thrown by the image's own code names the TypeScript source (the source maps ship).
+trace=$(docker run --rm --network none --read-only --cap-drop ALL "$IMAGE" \
+  node --enable-source-maps --input-type=module -e "
+    const { loadConfig } = await import('/app/dist/service/config.js');
+    try { loadConfig({ PORT: 'abc' }); } catch (error) { console.log(error.stack.split('\n')[1].trim()); }" 2>&1 || true)
+if [[ $trace =~ /src/service/config\.ts:[0-9]+ ]]; then ok "stack traces map to TypeScript: $trace"; else bad "stack trace not mapped: $trace"; fi
 if inspect '{{json .Config.Env}}' | grep -q '"NODE_ENV=production"'; then ok "NODE_ENV=production"; else bad "NODE_ENV is not production"; fi
 if inspect '{{json .Config.ExposedPorts}}' | grep -q '"8080/tcp"'; then ok "EXPOSE 8080"; else bad "8080/tcp is not exposed"; fi
 healthcheck=$(inspect '{{json .Config.Healthcheck}}')
@@ -265,7 +275,7 @@ if wait_status "$origin/readyz" 200 "$name" 20; then
   done
 
   pid1=$(docker exec "$name" cat /proc/1/cmdline | tr '\0' ' ' || true)
-  if [[ $pid1 == 'node dist/main.js ' ]]; then ok "PID 1 is '${pid1% }'"; else bad "PID 1 is '$pid1'"; fi
+  if [[ $pid1 == 'node --enable-source-maps dist/main.js ' ]]; then ok "PID 1 is '${pid1% }'"; else bad "PID 1 is '$pid1'"; fi
 
   docker top "$name" -eo uid,pid,ppid,args >"$tmp/top.txt" || true
   processes=$(awk 'NR > 1' "$tmp/top.txt")
