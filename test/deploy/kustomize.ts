@@ -6,8 +6,9 @@
  * - {@link render}: a small renderer for the subset of kustomize that `k8s/` uses — `resources`
  *   (files and directories), `components`, `labels` (pairs only: metadata labels), `images`,
  *   `configMapGenerator` with `files` and `disableNameSuffixHash: true`, `patches` (strategic merge
- *   from a file: see {@link applyPatch}) and `configurations` (name references only, which need
- *   nothing here since this renderer renames nothing) — so the tests run on
+ *   from a file: see {@link applyPatch}) and `configurations` (name references and selector
+ *   fields, which need nothing here: this renderer renames nothing and labels only metadata) —
+ *   so the tests run on
  *   machines without either binary (no kustomize package exists for npm). Anything outside that
  *   subset is an error rather than silently ignored, and where a binary exists the tests check
  *   that both give the same objects.
@@ -238,7 +239,9 @@ function checkConfiguration(dir: string, file: string): void {
     string,
     unknown
   >;
-  const others = Object.keys(config).filter((key) => key !== 'nameReference');
+  const others = Object.keys(config).filter(
+    (key) => !['nameReference', 'commonLabels'].includes(key),
+  );
   if (others.length > 0)
     fail(dir, `${file}: ${others.join(', ')} is not supported by this renderer`);
 }
