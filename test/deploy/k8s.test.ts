@@ -13,15 +13,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Service } from 'kubernetes-models/v1/Service';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/service/config.js';
 import { DEFAULT_CHECK_TIMEOUT_MS } from '../../src/service/health.js';
@@ -31,170 +22,32 @@ import {
   kustomizeBinary,
   objectId,
   readKustomization,
-  render,
   renderWithBinary,
   splitImage,
 } from './kustomize.js';
+import {
+  envNamesTheServiceReads,
+  type Json,
+  K8S,
+  MODELS,
+  matches,
+  modelKey,
+  only,
+  quantity,
+  ROOT,
+  rendered,
+  resolvedEnv,
+  TARGETS,
+  typeErrors,
+} from './manifests.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const K8S = path.join(ROOT, 'k8s');
-
-/** What `kubectl apply -k` is documented for (docs/deploy.md). */
-const TARGETS = ['k8s/base', 'k8s/overlays/monitoring'] as const;
-/** The object kinds the manifests may contain, with their schema (model) and TypeScript type. */
-const MODELS: Record<string, { model: new (data: never) => { validate(): void }; type: string }> = {
-  'v1/ServiceAccount': { model: ServiceAccount, type: 'kubernetes-models/v1/ServiceAccount' },
-  'v1/Service': { model: Service, type: 'kubernetes-models/v1/Service' },
-  'v1/ConfigMap': { model: ConfigMap, type: 'kubernetes-models/v1/ConfigMap' },
-  'apps/v1/Deployment': { model: Deployment, type: 'kubernetes-models/apps/v1/Deployment' },
-  'policy/v1/PodDisruptionBudget': {
-    model: PodDisruptionBudget,
-    type: 'kubernetes-models/policy/v1/PodDisruptionBudget',
-  },
-  'autoscaling/v2/HorizontalPodAutoscaler': {
-    model: HorizontalPodAutoscaler,
-    type: 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler',
-  },
-  'monitoring.coreos.com/v1/ServiceMonitor': {
-    model: ServiceMonitor,
-    type: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor',
-  },
-};
-
-const modelKey = (o: K8sObject): string => `${o.apiVersion}/${o.kind}`;
-
-const rendered = Object.fromEntries(
-  TARGETS.map((dir) => [dir, render(path.join(ROOT, dir))]),
-) as Record<(typeof TARGETS)[number], K8sObject[]>;
-
-// --- small helpers for reading the objects ------------------------------------------------------
-
-// biome-ignore lint/suspicious/noExplicitAny: manifests are untyped JSON; the schemas check shapes.
-type Json = any;
-
-function only(objects: K8sObject[], kind: string): Json {
-  const found = objects.filter((o) => o.kind === kind);
-  expect(found.map(objectId), `exactly one ${kind}`).toHaveLength(1);
+/** The one Service whose selector picks the service's pods (Redis has a Service too). */
+function appService(objects: K8sObject[], pod: Json): Json {
+  const found = objects.filter(
+    (o: Json) => o.kind === 'Service' && matches(o.spec.selector, pod.metadata.labels),
+  );
+  expect(found.map(objectId), 'exactly one Service selects the pods').toHaveLength(1);
   return found[0];
-}
-
-function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-/** Kubernetes quantities: `500m` → 0.5, `2` → 2, `512Mi` → 536870912. */
-function quantity(value: string | number): number {
-  const match = /^(\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(value));
-  if (!match) throw new Error(`not a quantity I can read: ${value}`);
-  const factor: Record<string, number> = {
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    Ki: 2 ** 10,
-    Mi: 2 ** 20,
-    Gi: 2 ** 30,
-    Ti: 2 ** 40,
-  };
-  return Number(match[1]) * (match[2] ? (factor[match[2]] ?? Number.NaN) : 1);
-}
-
-/** The container's environment as the kubelet would give it (downward API resolved). */
-function resolvedEnv(pod: Json, container: Json): Record<string, string> {
-  const env: Record<string, string> = { KUBERNETES_SERVICE_HOST: '10.0.0.1' };
-  for (const e of container.env ?? []) {
-    if (e.value !== undefined) env[e.name] = String(e.value);
-    else if (e.valueFrom?.resourceFieldRef) {
-      const ref = e.valueFrom.resourceFieldRef;
-      const [section, resource] = String(ref.resource).split('.') as [string, string];
-      const target = pod.spec.containers.find((c: Json) => c.name === ref.containerName);
-      const amount = quantity(target.resources[section][resource]);
-      // The kubelet rounds up: a 1500m limit with divisor 1 is 2.
-      env[e.name] = String(Math.ceil(amount / quantity(ref.divisor ?? '1')));
-    } else if (e.valueFrom?.fieldRef) {
-      env[e.name] = `<${e.valueFrom.fieldRef.fieldPath}>`;
-    }
-  }
-  return env;
-}
-
-/** Every environment variable name the service's source reads. */
-function envNamesTheServiceReads(): Set<string> {
-  const names = new Set<string>();
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const file = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(file);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
-        const source = readFileSync(file, 'utf8');
-        const patterns = [
-          /\benv\.([A-Z][A-Z0-9_]*)\b/g,
-          /\benv\[['"]([A-Z][A-Z0-9_]*)['"]\]/g,
-          /\(env, '([A-Z][A-Z0-9_]*)'/g,
-          /ConfigError\(\s*'([A-Z][A-Z0-9_]*)'/g,
-        ];
-        for (const pattern of patterns)
-          for (const [, name = ''] of source.matchAll(pattern)) names.add(name);
-      }
-    }
-  };
-  walk(path.join(ROOT, 'src'));
-  return names;
-}
-
-/** TypeScript diagnostics of `const oN: Type = <object>` for every object: unknown fields, wrong types. */
-function typeErrors(objects: K8sObject[]): string[] {
-  const file = path.join(ROOT, 'test', 'deploy', '__rendered_manifests__.ts');
-  const starts: number[] = [];
-  const lines: string[] = [];
-  objects.forEach((o, i) => {
-    const entry = MODELS[modelKey(o)];
-    if (entry === undefined) return;
-    const typeName = `I${o.kind}`;
-    starts.push(lines.length);
-    lines.push(
-      `export const o${i}: import('${entry.type}').${typeName} = ${JSON.stringify(o, null, 2)};`,
-    );
-  });
-  const source = lines.join('\n').split('\n');
-  const text = source.join('\n');
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    types: [],
-  };
-  const host = ts.createCompilerHost(options);
-  const { getSourceFile, fileExists, readFile } = host;
-  host.getSourceFile = (name, version, ...rest) =>
-    path.resolve(name) === file
-      ? ts.createSourceFile(name, text, version)
-      : getSourceFile.call(host, name, version, ...rest);
-  host.fileExists = (name) => path.resolve(name) === file || fileExists.call(host, name);
-  host.readFile = (name) => (path.resolve(name) === file ? text : readFile.call(host, name));
-  const program = ts.createProgram([file], options, host);
-  return ts.getPreEmitDiagnostics(program).map((d) => {
-    const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    if (d.file === undefined || d.start === undefined) return message;
-    const { line } = d.file.getLineAndCharacterOfPosition(d.start);
-    // Lines of the generated file → the object they belong to.
-    let index = 0;
-    let offset = 0;
-    for (const [i, o] of objects.entries()) {
-      if (MODELS[modelKey(o)] === undefined) continue;
-      const lineStart = source.findIndex((l) => l.startsWith(`export const o${i}:`));
-      if (lineStart <= line) {
-        index = i;
-        offset = lineStart;
-      }
-    }
-    const o = objects[index];
-    return `${o ? objectId(o) : '?'} (line ${line - offset + 1}: ${source[line]?.trim()}): ${message}`;
-  });
 }
 
 // --- rendering and schemas ----------------------------------------------------------------------
@@ -266,6 +119,10 @@ describe('k8s/ files', () => {
           const k = readKustomization(dir);
           for (const r of (k.resources as string[] | undefined) ?? [])
             used.add(path.resolve(dir, r));
+          for (const p of (k.patches as { path: string }[] | undefined) ?? [])
+            used.add(path.resolve(dir, p.path));
+          for (const c of (k.configurations as string[] | undefined) ?? [])
+            used.add(path.resolve(dir, c));
           for (const g of (k.configMapGenerator as { files?: string[] }[] | undefined) ?? []) {
             for (const f of g.files ?? []) used.add(path.resolve(dir, f.slice(f.indexOf('=') + 1)));
           }
@@ -285,8 +142,10 @@ describe('k8s/ files', () => {
     // The manifest names the image without a tag: the tag lives only in kustomization.yaml.
     expect(rawImages).toEqual([images[0]?.name]);
     for (const dir of TARGETS) {
-      const deployment = only(rendered[dir], 'Deployment');
-      for (const c of deployment.spec.template.spec.containers) {
+      const workloads = rendered[dir].filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind));
+      const containers = workloads.flatMap((w: Json) => w.spec.template.spec.containers);
+      expect(containers.length).toBeGreaterThanOrEqual(workloads.length);
+      for (const c of containers) {
         const { tag, digest } = splitImage(c.image);
         expect(tag !== undefined || digest !== undefined, `${c.image} has a tag or digest`).toBe(
           true,
@@ -321,7 +180,12 @@ describe('the manifests agree with the service', () => {
       expect(known, `the scan of src/ finds ${name}`).toContain(name);
     }
     const names = container.env.map((e: Json) => e.name as string);
-    expect(names.filter((n: string) => !known.has(n))).toEqual([]);
+    // A variable that only exists to be expanded into a later one ($(NAME)) is the kubelet's.
+    const expanded = (name: string): boolean =>
+      container.env
+        .slice(names.indexOf(name) + 1)
+        .some((e: Json) => String(e.value ?? '').includes(`$(${name})`));
+    expect(names.filter((n: string) => !known.has(n) && !expanded(n))).toEqual([]);
     expect(new Set(names).size).toBe(names.length);
   });
 
@@ -450,7 +314,7 @@ describe('the manifests agree with the service', () => {
   });
 
   it('exposes the pods through a Service with a named port', () => {
-    const service = only(objects, 'Service');
+    const service = appService(objects, pod);
     expect(matches(service.spec.selector, pod.metadata.labels)).toBe(true);
     expect(service.spec.ports).toEqual(
       expect.arrayContaining([expect.objectContaining({ name: 'http', targetPort: 'http' })]),
@@ -493,7 +357,7 @@ describe('the manifests agree with the service', () => {
 
   it('declares Prometheus scraping with a ServiceMonitor (monitoring overlay)', () => {
     const monitor = only(objects, 'ServiceMonitor');
-    const service = only(objects, 'Service');
+    const service = appService(objects, pod);
     expect(matches(monitor.spec.selector.matchLabels, service.metadata.labels)).toBe(true);
     const names = service.spec.ports.map((p: Json) => p.name);
     for (const endpoint of monitor.spec.endpoints) {

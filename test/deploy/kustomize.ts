@@ -4,8 +4,11 @@
  * - {@link renderWithBinary}: `kustomize build DIR` or `kubectl kustomize DIR`, when one of them is
  *   on PATH (the real thing).
  * - {@link render}: a small renderer for the subset of kustomize that `k8s/` uses — `resources`
- *   (files and directories), `components`, `labels` (pairs only: metadata labels), `images`, and
- *   `configMapGenerator` with `files` and `disableNameSuffixHash: true` — so the tests run on
+ *   (files and directories), `components`, `labels` (pairs only: metadata labels), `images`,
+ *   `configMapGenerator` with `files` and `disableNameSuffixHash: true`, `patches` (strategic merge
+ *   from a file: see {@link applyPatch}) and `configurations` (name references and selector
+ *   fields, which need nothing here: this renderer renames nothing and labels only metadata) —
+ *   so the tests run on
  *   machines without either binary (no kustomize package exists for npm). Anything outside that
  *   subset is an error rather than silently ignored, and where a binary exists the tests check
  *   that both give the same objects.
@@ -42,6 +45,8 @@ const SUPPORTED_FIELDS = new Set([
   'labels',
   'images',
   'configMapGenerator',
+  'patches',
+  'configurations',
 ]);
 
 function fail(dir: string, message: string): never {
@@ -152,6 +157,95 @@ function generateConfigMap(dir: string, spec: Record<string, unknown>): K8sObjec
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
 }
 
+/** Lists merged item by item in a strategic merge patch, by this key; other lists are replaced. */
+const MERGE_KEYS: Record<string, string> = {
+  containers: 'name',
+  initContainers: 'name',
+  env: 'name',
+  volumes: 'name',
+  volumeMounts: 'mountPath',
+};
+
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+function mergeList(field: string, target: unknown[], patch: unknown[], where: string): unknown[] {
+  const key = MERGE_KEYS[field];
+  if (key === undefined) {
+    if (patch.some((item) => typeof item === 'object' && item !== null)) {
+      throw new Error(`${where}: merging the list "${field}" is not supported by this renderer`);
+    }
+    return patch;
+  }
+  // As kustomize does: the patch's items in its order (merged with the same-keyed item of the
+  // target, or dropped with `$patch: delete`), then the target's items the patch did not name.
+  const named = new Set(patch.map((item) => (item as Record<string, unknown>)[key]));
+  const out: unknown[] = [];
+  for (const item of patch as Record<string, unknown>[]) {
+    const { $patch: directive, ...rest } = item;
+    const existing = target.find((t) => isMap(t) && t[key] === item[key]);
+    if (directive === 'delete') continue;
+    if (directive !== undefined) throw new Error(`${where}: $patch: ${String(directive)}`);
+    out.push(
+      existing === undefined ? rest : mergeMap(existing as Record<string, unknown>, rest, where),
+    );
+  }
+  return [...out, ...target.filter((t) => !(isMap(t) && named.has(t[key])))];
+}
+
+function mergeMap(
+  target: Record<string, unknown>,
+  patch: Record<string, unknown>,
+  where: string,
+): Record<string, unknown> {
+  const out = { ...target };
+  for (const [field, value] of Object.entries(patch)) {
+    const current = out[field];
+    if (field === '$patch') throw new Error(`${where}: $patch: ${String(value)} inside an object`);
+    if (value === null) delete out[field];
+    else if (isMap(value) && isMap(current)) out[field] = mergeMap(current, value, where);
+    else if (Array.isArray(value) && Array.isArray(current))
+      out[field] = mergeList(field, current, value, where);
+    else out[field] = value;
+  }
+  return out;
+}
+
+/**
+ * A strategic merge patch from a file: the object with the patch's apiVersion, kind and name is
+ * deleted (`$patch: delete` at the top) or merged (maps field by field, `null` removes a field,
+ * the lists of {@link MERGE_KEYS} item by item with `$patch: delete` removing an item, other lists
+ * of scalars replaced). No match is an error, as in kustomize.
+ */
+function applyPatch(dir: string, objects: K8sObject[], file: string): void {
+  for (const patch of readObjects(file)) {
+    const where = `${path.relative(dir, file)} (${objectId(patch)})`;
+    const index = objects.findIndex(
+      (o) =>
+        o.apiVersion === patch.apiVersion &&
+        o.kind === patch.kind &&
+        o.metadata.name === patch.metadata.name,
+    );
+    if (index < 0) fail(dir, `patch ${where} matches no object`);
+    const { $patch: directive, ...rest } = patch as K8sObject & { $patch?: unknown };
+    if (directive === 'delete') objects.splice(index, 1);
+    else if (directive !== undefined) fail(dir, `patch ${where}: $patch: ${String(directive)}`);
+    else objects[index] = mergeMap(objects[index] as K8sObject, rest, where) as K8sObject;
+  }
+}
+
+function checkConfiguration(dir: string, file: string): void {
+  const config = parseYaml(readFileSync(path.resolve(dir, file), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  const others = Object.keys(config).filter(
+    (key) => !['nameReference', 'commonLabels'].includes(key),
+  );
+  if (others.length > 0)
+    fail(dir, `${file}: ${others.join(', ')} is not supported by this renderer`);
+}
+
 function accumulate(dir: string, objects: K8sObject[], expectedKind: string): void {
   const k = readKustomization(dir);
   for (const key of Object.keys(k)) {
@@ -170,12 +264,23 @@ function accumulate(dir: string, objects: K8sObject[], expectedKind: string): vo
   for (const spec of asList(dir, k.configMapGenerator, 'configMapGenerator')) {
     objects.push(generateConfigMap(dir, spec as Record<string, unknown>));
   }
+  // kustomize's order of transformers: patches, then labels, then images.
+  for (const entry of asList(dir, k.patches, 'patches')) {
+    const { path: file, ...others } = entry as { path?: string };
+    if (file === undefined || Object.keys(others).length > 0) {
+      fail(dir, 'patches: only entries with a `path` alone are supported here');
+    }
+    applyPatch(dir, objects, path.resolve(dir, file));
+  }
   for (const rule of asList(dir, k.labels, 'labels')) {
     const { pairs, ...others } = rule as { pairs?: Record<string, string> };
     if (Object.keys(others).length > 0) {
       fail(dir, `labels: only "pairs" is supported here, not ${Object.keys(others).join(', ')}`);
     }
     for (const o of objects) o.metadata.labels = { ...o.metadata.labels, ...pairs };
+  }
+  for (const file of asList(dir, k.configurations, 'configurations')) {
+    checkConfiguration(dir, String(file));
   }
   const images = asList(dir, k.images, 'images') as ImageRule[];
   if (images.length > 0) applyImages(objects, images);
