@@ -11,12 +11,10 @@ import {
   type TestServer,
   url,
 } from '../web/index.js';
+import { AccessLog, CLIENT_CLOSED_REQUEST, jsonString } from './access-log.js';
 import { LOG_LEVELS } from './config.js';
 import {
-  AccessLog,
-  CLIENT_CLOSED_REQUEST,
   createLogger,
-  jsonString,
   type LoggerOptions,
   lineCensor,
   REDACTED_HEADERS,

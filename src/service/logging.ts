@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
 import type { LogLevel } from './config.js';
 import { BufferedFdDestination } from './log-destination.js';
 
@@ -126,20 +125,28 @@ export function createLogger(options: LoggerOptions): Logger {
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
     .join('');
-  // The access line's fixed fields cannot hold a header (see AccessLog): only base fields could.
+  // The access line's fixed fields cannot hold a header (see access-log.ts): only base fields could.
   const sample = `{"level":30${bindings}}\n`;
   if (censor(sample) === sample) directLines.set(logger, { bindings, destination });
   return logger;
 }
 
-/** Where {@link AccessLog} writes its lines itself, for loggers made by {@link createLogger}. */
-interface DirectLines {
+/** Where the access log writes its lines itself, for loggers made by {@link createLogger}. */
+export interface DirectLines {
   /** pino's rendering of the base fields: `,"service":"…","version":"…",…`. */
   readonly bindings: string;
   readonly destination: DestinationStream;
 }
 
 const directLines = new WeakMap<Logger, DirectLines>();
+
+/**
+ * Where the access log may write its lines itself for `logger`: `undefined` unless the logger was
+ * made by {@link createLogger} and its base fields pass the censor untouched.
+ */
+export function directLinesOf(logger: Logger): DirectLines | undefined {
+  return directLines.get(logger);
+}
 
 /** stdout for the logs: see {@link BufferedFdDestination}; written out when the process exits. */
 function bufferedStdout(): DestinationStream {
@@ -223,89 +230,4 @@ export function requestIdGenerator(): (req: IncomingMessage) => string {
     counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
     return `${prefix}-${counter.toString(36)}`;
   };
-}
-
-const LEVEL_VALUES = { debug: 20, info: 30, warn: 40, error: 50 } as const;
-
-/**
- * Characters a JSON string cannot hold as they are: control characters, quote, backslash, and
- * surrogates (a lone one is escaped by JSON.stringify).
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
-
-/** `value` as a JSON string: as it is between quotes when nothing needs escaping (nearly always). */
-export function jsonString(value: string): string {
-  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
-}
-
-/** Status code reported for a request whose client left before the response (nginx's 499). */
-export const CLIENT_CLOSED_REQUEST = 499;
-
-/**
- * One access log line per finished request: `reqId`, `method`, `url` (path), `route` (template),
- * `statusCode`, `responseTime` (ms), `bytes`; info below 400, warn for 4xx, error for 5xx (with the
- * error); requests to `quietRoutes` (probes, metrics) at debug. A request whose client went away is
- * logged with `aborted: true` and status 499. A WebSocket's handshake is logged as a 101 request,
- * and its end with one `websocket closed` line (`code`, `duration` in ms).
- */
-export class AccessLog implements RequestObserver {
-  private readonly direct: DirectLines | undefined;
-
-  constructor(
-    private readonly logger: Logger,
-    private readonly quietRoutes: ReadonlySet<string>,
-  ) {
-    this.direct = directLines.get(logger);
-  }
-
-  requestFinished(handler: RequestHandler<unknown>): void {
-    const route = handler.route?.pattern ?? null;
-    const aborted = handler.isAborted;
-    const statusCode = aborted ? CLIENT_CLOSED_REQUEST : handler.status;
-    let level: 'debug' | 'info' | 'warn' | 'error';
-    if (route !== null && this.quietRoutes.has(route)) level = 'debug';
-    else if (statusCode >= 500 && !aborted) level = 'error';
-    else if (statusCode >= 400) level = 'warn';
-    else level = 'info';
-    if (!this.logger.isLevelEnabled(level)) return;
-    const responseTime = Math.round((performance.now() - handler.startTime) * 1000) / 1000;
-    const withError = handler.error !== undefined && statusCode >= 500;
-    const direct = this.direct;
-    if (direct !== undefined && !withError) {
-      // The line pino would write, without its generic serialiser (a third of a hello-world
-      // request's cost): every field is a number, a validated request id, an HTTP method token,
-      // a route template or the request's path (no CR/LF), so no header can hide in it and the
-      // censor has nothing to do.
-      direct.destination.write(
-        `{"level":${LEVEL_VALUES[level]}${isoTime()}${direct.bindings},"reqId":${jsonString(handler.requestId)},"method":${jsonString(handler.method)},"url":${jsonString(handler.path)},"route":${route === null ? 'null' : jsonString(route)},"statusCode":${statusCode},"responseTime":${responseTime},"bytes":${handler.bytesWritten}${aborted ? ',"aborted":true,"msg":"request aborted"}\n' : ',"msg":"request completed"}\n'}`,
-      );
-      return;
-    }
-    const line: Record<string, unknown> = {
-      reqId: handler.requestId,
-      method: handler.method,
-      url: handler.path,
-      route,
-      statusCode,
-      responseTime,
-      bytes: handler.bytesWritten,
-    };
-    if (aborted) line.aborted = true;
-    if (withError) line.err = handler.error;
-    this.logger[level](line, aborted ? 'request aborted' : 'request completed');
-  }
-
-  /** A WebSocket (logged once as a 101 request when it opened) closed: its code and lifetime. */
-  websocketClosed(handler: WebSocketHandler<unknown>): void {
-    if (!this.logger.isLevelEnabled('info')) return;
-    const line = {
-      reqId: handler.requestId,
-      url: handler.path,
-      route: handler.route?.pattern ?? null,
-      code: handler.closeCode,
-      duration: Math.round((performance.now() - handler.startTime) * 1000) / 1000,
-    };
-    this.logger.info(line, 'websocket closed');
-  }
 }

@@ -1,6 +1,6 @@
 import client, { type Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
-import { CLIENT_CLOSED_REQUEST } from './logging.js';
+import { CLIENT_CLOSED_REQUEST } from './access-log.js';
 import { RequestHistogram } from './request-histogram.js';
 
 /** Route label of requests that matched no route. */

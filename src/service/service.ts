@@ -6,10 +6,11 @@ import {
   HttpServer,
   type RouteEntry,
 } from '../web/index.js';
+import { AccessLog } from './access-log.js';
 import { type Config, loadConfig } from './config.js';
 import { Health } from './health.js';
 import { Lifecycle } from './lifecycle.js';
-import { AccessLog, createLogger, flushLogs, requestIdGenerator } from './logging.js';
+import { createLogger, flushLogs, requestIdGenerator } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
 import { operationalRoutes, QUIET_ROUTES } from './probes.js';
 
