@@ -18,7 +18,7 @@ export interface LoggerOptions {
   readonly redactHeaders?: readonly string[];
   /** Extra fields on every line (the cluster adds the worker id). */
   readonly base?: Readonly<Record<string, unknown>>;
-  /** Where lines go; default stdout. */
+  /** Where lines go; default stdout. Its `write` is called synchronously with each line. */
   readonly destination?: DestinationStream;
   /** Environment to read the Kubernetes downward-API variables from. */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -32,7 +32,8 @@ const CENSOR = '[Redacted]';
  * or `response.config.headers`…), after the name in a flat `[name, value, …]` list (`rawHeaders`)
  * and in raw header text (`Name: value` lines). A line that mentions none of the names (nearly
  * every line) costs one regular-expression test; pino's path-based `redact` would cost every line
- * far more, and misses other spellings and depths.
+ * far more, and misses other spellings and depths. Runs synchronously on every line pino writes
+ * (its `streamWrite` hook).
  */
 export function lineCensor(names: readonly string[]): (line: string) => string {
   const set = new Set(names.map((name) => name.toLowerCase()));
@@ -217,7 +218,8 @@ function prettyStream(): DestinationStream | null {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
- * Makes request ids: the client's `X-Request-Id` when it is 1–128 characters of
+ * Makes request ids (the `requestId` setting of an application: called synchronously once per
+ * request, before its handler runs): the client's `X-Request-Id` when it is 1–128 characters of
  * `[A-Za-z0-9._-]`, otherwise a new id: a random per-process prefix and a counter, so ids are
  * unique across workers and cheap to make.
  */

@@ -106,7 +106,8 @@ export class Service {
   }
 
   /**
-   * Installs the signal and crash handlers, starts listening (application port, then admin port),
+   * Call once, after registering readiness checks and shutdown hooks (both may also be added
+   * later). Installs the signal and crash handlers, starts listening (application port, then admin port),
    * marks start-up finished and logs the `listening` line (a cluster worker, whose primary
    * announces the service, logs `worker started` instead). Resolves with the bound port.
    */
