@@ -2,12 +2,23 @@
  * Liveness, readiness and start-up state, with named readiness checks registered by user code.
  */
 
-/** A readiness check: resolves (or returns) when ready; throws, rejects or returns `false` when not. */
+/**
+ * A readiness check, registered with {@link Health.addReadinessCheck}. It runs on each `/readyz`
+ * (and `/healthz`) probe once start-up has finished and until shutdown begins (before and after,
+ * the probe fails without running any check); every check runs in parallel with the others, and
+ * probes arriving while a run is in progress share it. It may be async. It passes when it
+ * returns or resolves with anything but `false`; it fails when it throws, rejects, returns
+ * `false`, or outlasts its timeout, at which point `signal` is aborted (pass it to the I/O so the
+ * work stops) and its result is no longer awaited.
+ */
 export type ReadinessCheck = (signal: AbortSignal) => unknown;
 
 /** Options of a readiness check. */
 export interface CheckOptions {
-  /** Longest a run may take before it counts as failed; keep it under the probe's timeout. */
+  /**
+   * Longest a run may take before it counts as failed (default
+   * {@link DEFAULT_CHECK_TIMEOUT_MS}, 800 ms); keep it under the probe's `timeoutSeconds`.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -41,7 +52,8 @@ export const DEFAULT_CHECK_TIMEOUT_MS = 800;
 /**
  * The service's health: `started` once start-up finished (for `/startupz`), `shuttingDown` from
  * the first shutdown signal (readiness fails from then on, liveness does not), and the readiness
- * checks.
+ * checks. Both flags only ever turn on: `Service.start` sets `started` once it listens, and the
+ * shutdown sequence ({@link Lifecycle}) sets `shuttingDown`.
  */
 export class Health {
   private readonly checks: RegisteredCheck[] = [];
@@ -69,8 +81,9 @@ export class Health {
   }
 
   /**
-   * Registers a named readiness check. It runs on each readiness probe (concurrent probes share
-   * one run) and fails if it throws, rejects, returns `false` or outlasts `timeoutMs`.
+   * Registers a named readiness check (see {@link ReadinessCheck} for when it runs). Names are
+   * unique: a second check with the same name throws. May be called before or after start-up;
+   * a check added later takes part from the next probe on.
    */
   addReadinessCheck(name: string, fn: ReadinessCheck, options: CheckOptions = {}): void {
     if (this.checks.some((c) => c.name === name)) {
@@ -80,7 +93,10 @@ export class Health {
     this.checks.push({ name, fn, timeoutMs, running: null });
   }
 
-  /** Runs every check (in parallel) and gives the verdict. */
+  /**
+   * Runs every check (in parallel) and gives the verdict; without running any while starting or
+   * shutting down. Resolves within the longest check timeout, never rejects.
+   */
   async readiness(): Promise<Readiness> {
     if (this.isShuttingDown) return { ok: false, reason: 'shutting down', checks: [] };
     if (!this.isStarted) return { ok: false, reason: 'starting', checks: [] };

@@ -1,3 +1,4 @@
+export { AccessLog, CLIENT_CLOSED_REQUEST } from './access-log.js';
 export { type Config, ConfigError, LOG_LEVELS, type LogLevel, loadConfig } from './config.js';
 export {
   type CheckOptions,
@@ -15,8 +16,6 @@ export {
   type ShutdownHook,
 } from './lifecycle.js';
 export {
-  AccessLog,
-  CLIENT_CLOSED_REQUEST,
   createLogger,
   type LoggerOptions,
   REDACTED_HEADERS,

@@ -3,10 +3,24 @@ import type { HttpServer } from '../web/index.js';
 import type { Health } from './health.js';
 import { flushLogs } from './logging.js';
 
-/** Something to do at shutdown, after the servers have drained (close a pool, flush a queue). */
+/**
+ * Something to do at shutdown (close a pool, flush a queue), registered with
+ * {@link Lifecycle.addShutdownHook}. It runs once, in the `hooks` state: after every server has
+ * closed (its connections finished, or were destroyed at the deadline), one hook at a time, the
+ * last registered first. It
+ * may be async. A throw, a rejection or outlasting its timeout is logged and makes the exit code
+ * 1; the next hook then runs (a hook that timed out is no longer awaited).
+ */
 export type ShutdownHook = () => unknown;
 
-/** Where the shutdown sequence is. */
+/**
+ * Where the shutdown sequence is; it only moves forward:
+ * - `running`: serving, no shutdown asked for;
+ * - `delaying`: readiness fails (unless a rolling restart), traffic still served for the delay;
+ * - `draining`: listeners closed, in-flight requests finishing within the timeout;
+ * - `hooks`: shutdown hooks running;
+ * - `exiting`: logs flushed, the process exits.
+ */
 export type LifecycleState = 'running' | 'delaying' | 'draining' | 'hooks' | 'exiting';
 
 /** Options of {@link Lifecycle}. */
@@ -58,7 +72,12 @@ export class Lifecycle {
     return this.current;
   }
 
-  /** Registers a shutdown hook; hooks run last-registered first. */
+  /**
+   * Registers a shutdown hook (see {@link ShutdownHook}: when it runs, may be async), with its
+   * own timeout (default {@link DEFAULT_HOOK_TIMEOUT_MS}, 5 s). Hooks run last-registered first,
+   * so register a resource's hook right after opening it. A hook added once the sequence reached
+   * `hooks` does not run.
+   */
   addShutdownHook(name: string, fn: ShutdownHook, timeoutMs = DEFAULT_HOOK_TIMEOUT_MS): void {
     this.hooks.push({ name, fn, timeoutMs });
   }
@@ -66,6 +85,7 @@ export class Lifecycle {
   /**
    * Handles SIGTERM and SIGINT (graceful shutdown, exit 0), and `uncaughtException` and
    * `unhandledRejection` (a fatal log line, then the same shutdown with exit code 1).
+   * `Service.start` calls it first; calling it again does nothing.
    */
   install(): void {
     if (this.installed) return;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
 import type { LogLevel } from './config.js';
 import { BufferedFdDestination } from './log-destination.js';
 
@@ -19,7 +18,7 @@ export interface LoggerOptions {
   readonly redactHeaders?: readonly string[];
   /** Extra fields on every line (the cluster adds the worker id). */
   readonly base?: Readonly<Record<string, unknown>>;
-  /** Where lines go; default stdout. */
+  /** Where lines go; default stdout. Its `write` is called synchronously with each line. */
   readonly destination?: DestinationStream;
   /** Environment to read the Kubernetes downward-API variables from. */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -33,7 +32,8 @@ const CENSOR = '[Redacted]';
  * or `response.config.headers`…), after the name in a flat `[name, value, …]` list (`rawHeaders`)
  * and in raw header text (`Name: value` lines). A line that mentions none of the names (nearly
  * every line) costs one regular-expression test; pino's path-based `redact` would cost every line
- * far more, and misses other spellings and depths.
+ * far more, and misses other spellings and depths. Runs synchronously on every line pino writes
+ * (its `streamWrite` hook).
  */
 export function lineCensor(names: readonly string[]): (line: string) => string {
   const set = new Set(names.map((name) => name.toLowerCase()));
@@ -126,20 +126,28 @@ export function createLogger(options: LoggerOptions): Logger {
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`)
     .join('');
-  // The access line's fixed fields cannot hold a header (see AccessLog): only base fields could.
+  // The access line's fixed fields cannot hold a header (see access-log.ts): only base fields could.
   const sample = `{"level":30${bindings}}\n`;
   if (censor(sample) === sample) directLines.set(logger, { bindings, destination });
   return logger;
 }
 
-/** Where {@link AccessLog} writes its lines itself, for loggers made by {@link createLogger}. */
-interface DirectLines {
+/** Where the access log writes its lines itself, for loggers made by {@link createLogger}. */
+export interface DirectLines {
   /** pino's rendering of the base fields: `,"service":"…","version":"…",…`. */
   readonly bindings: string;
   readonly destination: DestinationStream;
 }
 
 const directLines = new WeakMap<Logger, DirectLines>();
+
+/**
+ * Where the access log may write its lines itself for `logger`: `undefined` unless the logger was
+ * made by {@link createLogger} and its base fields pass the censor untouched.
+ */
+export function directLinesOf(logger: Logger): DirectLines | undefined {
+  return directLines.get(logger);
+}
 
 /** stdout for the logs: see {@link BufferedFdDestination}; written out when the process exits. */
 function bufferedStdout(): DestinationStream {
@@ -210,7 +218,8 @@ function prettyStream(): DestinationStream | null {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
- * Makes request ids: the client's `X-Request-Id` when it is 1–128 characters of
+ * Makes request ids (the `requestId` setting of an application: called synchronously once per
+ * request, before its handler runs): the client's `X-Request-Id` when it is 1–128 characters of
  * `[A-Za-z0-9._-]`, otherwise a new id: a random per-process prefix and a counter, so ids are
  * unique across workers and cheap to make.
  */
@@ -223,89 +232,4 @@ export function requestIdGenerator(): (req: IncomingMessage) => string {
     counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
     return `${prefix}-${counter.toString(36)}`;
   };
-}
-
-const LEVEL_VALUES = { debug: 20, info: 30, warn: 40, error: 50 } as const;
-
-/**
- * Characters a JSON string cannot hold as they are: control characters, quote, backslash, and
- * surrogates (a lone one is escaped by JSON.stringify).
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
-
-/** `value` as a JSON string: as it is between quotes when nothing needs escaping (nearly always). */
-export function jsonString(value: string): string {
-  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
-}
-
-/** Status code reported for a request whose client left before the response (nginx's 499). */
-export const CLIENT_CLOSED_REQUEST = 499;
-
-/**
- * One access log line per finished request: `reqId`, `method`, `url` (path), `route` (template),
- * `statusCode`, `responseTime` (ms), `bytes`; info below 400, warn for 4xx, error for 5xx (with the
- * error); requests to `quietRoutes` (probes, metrics) at debug. A request whose client went away is
- * logged with `aborted: true` and status 499. A WebSocket's handshake is logged as a 101 request,
- * and its end with one `websocket closed` line (`code`, `duration` in ms).
- */
-export class AccessLog implements RequestObserver {
-  private readonly direct: DirectLines | undefined;
-
-  constructor(
-    private readonly logger: Logger,
-    private readonly quietRoutes: ReadonlySet<string>,
-  ) {
-    this.direct = directLines.get(logger);
-  }
-
-  requestFinished(handler: RequestHandler<unknown>): void {
-    const route = handler.route?.pattern ?? null;
-    const aborted = handler.isAborted;
-    const statusCode = aborted ? CLIENT_CLOSED_REQUEST : handler.status;
-    let level: 'debug' | 'info' | 'warn' | 'error';
-    if (route !== null && this.quietRoutes.has(route)) level = 'debug';
-    else if (statusCode >= 500 && !aborted) level = 'error';
-    else if (statusCode >= 400) level = 'warn';
-    else level = 'info';
-    if (!this.logger.isLevelEnabled(level)) return;
-    const responseTime = Math.round((performance.now() - handler.startTime) * 1000) / 1000;
-    const withError = handler.error !== undefined && statusCode >= 500;
-    const direct = this.direct;
-    if (direct !== undefined && !withError) {
-      // The line pino would write, without its generic serialiser (a third of a hello-world
-      // request's cost): every field is a number, a validated request id, an HTTP method token,
-      // a route template or the request's path (no CR/LF), so no header can hide in it and the
-      // censor has nothing to do.
-      direct.destination.write(
-        `{"level":${LEVEL_VALUES[level]}${isoTime()}${direct.bindings},"reqId":${jsonString(handler.requestId)},"method":${jsonString(handler.method)},"url":${jsonString(handler.path)},"route":${route === null ? 'null' : jsonString(route)},"statusCode":${statusCode},"responseTime":${responseTime},"bytes":${handler.bytesWritten}${aborted ? ',"aborted":true,"msg":"request aborted"}\n' : ',"msg":"request completed"}\n'}`,
-      );
-      return;
-    }
-    const line: Record<string, unknown> = {
-      reqId: handler.requestId,
-      method: handler.method,
-      url: handler.path,
-      route,
-      statusCode,
-      responseTime,
-      bytes: handler.bytesWritten,
-    };
-    if (aborted) line.aborted = true;
-    if (withError) line.err = handler.error;
-    this.logger[level](line, aborted ? 'request aborted' : 'request completed');
-  }
-
-  /** A WebSocket (logged once as a 101 request when it opened) closed: its code and lifetime. */
-  websocketClosed(handler: WebSocketHandler<unknown>): void {
-    if (!this.logger.isLevelEnabled('info')) return;
-    const line = {
-      reqId: handler.requestId,
-      url: handler.path,
-      route: handler.route?.pattern ?? null,
-      code: handler.closeCode,
-      duration: Math.round((performance.now() - handler.startTime) * 1000) / 1000,
-    };
-    this.logger.info(line, 'websocket closed');
-  }
 }

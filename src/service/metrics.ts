@@ -1,6 +1,6 @@
 import client, { type Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
-import { CLIENT_CLOSED_REQUEST } from './logging.js';
+import { CLIENT_CLOSED_REQUEST } from './access-log.js';
 import { RequestHistogram } from './request-histogram.js';
 
 /** Route label of requests that matched no route. */
@@ -102,15 +102,24 @@ export class ServiceMetrics implements RequestObserver {
     return this.source === null ? this.registry.metrics() : this.source();
   }
 
-  /** Replaces where {@link exposition} comes from (the cluster's aggregated metrics). */
+  /**
+   * Replaces where {@link exposition} comes from (the cluster's aggregated metrics). `source`
+   * runs on every scrape of `/metrics` and is async: it resolves with the whole text exposition
+   * (a rejection is a 500 for that scrape).
+   */
   useSource(source: () => Promise<string>): void {
     this.source = source;
   }
 
+  /** Observer: a request began (before `prepare`); synchronous, on every request. */
   requestStarted(handler: RequestHandler<unknown>): void {
     if (!this.isQuiet(handler)) this.inFlightCount++;
   }
 
+  /**
+   * Observer: a request's response is complete or its client left (status 499); synchronous, on
+   * every request, so it records one histogram observation and nothing else.
+   */
   requestFinished(handler: RequestHandler<unknown>): void {
     if (this.isQuiet(handler)) return;
     this.inFlightCount--;
@@ -120,10 +129,12 @@ export class ServiceMetrics implements RequestObserver {
     this.httpDuration.record(route, method, status, (performance.now() - handler.startTime) / 1000);
   }
 
+  /** Observer: a WebSocket handshake succeeded, before the handler's `open`; synchronous. */
   websocketOpened(_handler: WebSocketHandler<unknown>): void {
     this.websockets.inc();
   }
 
+  /** Observer: a WebSocket closed, after the handler's `onClose`; synchronous. */
   websocketClosed(_handler: WebSocketHandler<unknown>): void {
     this.websockets.dec();
   }

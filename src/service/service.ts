@@ -6,10 +6,11 @@ import {
   HttpServer,
   type RouteEntry,
 } from '../web/index.js';
+import { AccessLog } from './access-log.js';
 import { type Config, loadConfig } from './config.js';
 import { Health } from './health.js';
 import { Lifecycle } from './lifecycle.js';
-import { AccessLog, createLogger, flushLogs, requestIdGenerator } from './logging.js';
+import { createLogger, flushLogs, requestIdGenerator } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
 import { operationalRoutes, QUIET_ROUTES } from './probes.js';
 
@@ -105,7 +106,8 @@ export class Service {
   }
 
   /**
-   * Installs the signal and crash handlers, starts listening (application port, then admin port),
+   * Call once, after registering readiness checks and shutdown hooks (both may also be added
+   * later). Installs the signal and crash handlers, starts listening (application port, then admin port),
    * marks start-up finished and logs the `listening` line (a cluster worker, whose primary
    * announces the service, logs `worker started` instead). Resolves with the bound port.
    */

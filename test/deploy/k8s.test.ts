@@ -235,9 +235,9 @@ describe('the manifests agree with the service', () => {
   });
 
   it('gives the shutdown sequence enough grace period', () => {
-    const primary = readFileSync(path.join(ROOT, 'src/service/cluster/primary.ts'), 'utf8');
+    const primary = readFileSync(path.join(ROOT, 'src/service/cluster/supervision.ts'), 'utf8');
     const margin = /SHUTDOWN_MARGIN_MS\s*=\s*([\d_]+)/.exec(primary);
-    expect(margin, 'SHUTDOWN_MARGIN_MS in src/service/cluster/primary.ts').not.toBeNull();
+    expect(margin, 'SHUTDOWN_MARGIN_MS in src/service/cluster/supervision.ts').not.toBeNull();
     const primaryMarginMs = Number((margin?.[1] ?? '').replaceAll('_', ''));
     expect(primaryMarginMs).toBeGreaterThan(0);
     // The primary kills a worker at delay + timeout + its margin; Kubernetes must not SIGKILL the

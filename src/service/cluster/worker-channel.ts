@@ -47,7 +47,11 @@ export class WorkerChannel {
     });
   }
 
-  /** Asks the primary's handler for `topic`; rejects on its error, or after `timeoutMs`. */
+  /**
+   * Asks the primary's handler for `topic` (see `PrimaryHandler`); resolves with its value, rejects
+   * with its error's message, after `timeoutMs` (default {@link REQUEST_TIMEOUT_MS}), or at once
+   * when the channel is closed.
+   */
   request(topic: string, payload: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -64,14 +68,21 @@ export class WorkerChannel {
     });
   }
 
-  /** Calls `fn` with every payload the primary broadcasts on `topic`. */
+  /**
+   * Calls `fn` with every payload the primary broadcasts on `topic`, synchronously as each
+   * message arrives, in the order the primary sent them (a broadcast sent before a reply arrives
+   * before it). `fn` should not be async: nothing awaits it, and a throw is an uncaught exception.
+   */
   subscribe(topic: string, fn: Subscriber): void {
     const list = this.subscribers.get(topic) ?? [];
     list.push(fn);
     this.subscribers.set(topic, list);
   }
 
-  /** Receives the control messages (shutdown, retire, collect). */
+  /**
+   * Receives the control messages (shutdown, retire, collect), synchronously as each arrives;
+   * `attachToPrimary` is the one user.
+   */
   onControl(fn: (message: PrimaryMessage) => void): void {
     this.controlHandlers.push(fn);
   }

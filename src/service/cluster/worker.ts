@@ -71,7 +71,11 @@ export function attachToPrimary(service: Service, channel: WorkerChannel): void 
   });
 }
 
-/** Tells the primary this worker is ready. */
+/**
+ * Tells the primary this worker is ready: call it once `service.start()` has resolved with the
+ * port. Until then the primary counts the worker as starting: its death counts towards the
+ * crash-loop guard, and a rolling restart waits for it.
+ */
 export function announceReady(channel: WorkerChannel, port: number): Promise<void> {
   return channel.send({ t: 'tornode:ready', port });
 }

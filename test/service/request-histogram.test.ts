@@ -1,7 +1,7 @@
 import client, { AggregatorRegistry, type Metric, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { HTTP_BUCKETS } from './metrics.js';
-import { RequestHistogram } from './request-histogram.js';
+import { HTTP_BUCKETS } from '../../src/service/metrics.js';
+import { RequestHistogram } from '../../src/service/request-histogram.js';
 
 const NAME = 'http_request_duration_seconds';
 const HELP = 'Duration of HTTP requests.';

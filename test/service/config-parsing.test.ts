@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Config, ConfigError, LOG_LEVELS, loadConfig } from './config.js';
+import { type Config, ConfigError, LOG_LEVELS, loadConfig } from '../../src/service/config.js';
 
 const DEFAULTS: Config = {
   port: 8080,

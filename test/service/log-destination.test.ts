@@ -3,7 +3,7 @@ import { closeSync, constants, mkdtempSync, openSync, readFileSync, statSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BufferedFdDestination, LOG_BUFFER_BYTES } from './log-destination.js';
+import { BufferedFdDestination, LOG_BUFFER_BYTES } from '../../src/service/log-destination.js';
 
 const open: BufferedFdDestination[] = [];
 const fds: number[] = [];

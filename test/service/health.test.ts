@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CHECK_TIMEOUT_MS, Health } from './health.js';
+import { DEFAULT_CHECK_TIMEOUT_MS, Health } from '../../src/service/health.js';
 
 function started(): Health {
   const health = new Health();

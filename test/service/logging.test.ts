@@ -2,6 +2,16 @@ import { type IncomingMessage, request } from 'node:http';
 import fc from 'fast-check';
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AccessLog, CLIENT_CLOSED_REQUEST, jsonString } from '../../src/service/access-log.js';
+import { LOG_LEVELS } from '../../src/service/config.js';
+import {
+  createLogger,
+  type LoggerOptions,
+  lineCensor,
+  REDACTED_HEADERS,
+  requestIdGenerator,
+  requestSerializer,
+} from '../../src/service/logging.js';
 import {
   Application,
   HttpError,
@@ -10,19 +20,7 @@ import {
   serve,
   type TestServer,
   url,
-} from '../web/index.js';
-import { LOG_LEVELS } from './config.js';
-import {
-  AccessLog,
-  CLIENT_CLOSED_REQUEST,
-  createLogger,
-  jsonString,
-  type LoggerOptions,
-  lineCensor,
-  REDACTED_HEADERS,
-  requestIdGenerator,
-  requestSerializer,
-} from './logging.js';
+} from '../../src/web/index.js';
 
 type Line = Record<string, unknown>;
 

@@ -2,20 +2,20 @@ import { request } from 'node:http';
 import client from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  DROPPED_DEFAULT_METRICS,
+  HTTP_BUCKETS,
+  OTHER_METHOD,
+  ServiceMetrics,
+  UNMATCHED_ROUTE,
+} from '../../src/service/metrics.js';
+import {
   Application,
   RequestHandler,
   type RouteEntry,
   serve,
   type TestServer,
   url,
-} from '../web/index.js';
-import {
-  DROPPED_DEFAULT_METRICS,
-  HTTP_BUCKETS,
-  OTHER_METHOD,
-  ServiceMetrics,
-  UNMATCHED_ROUTE,
-} from './metrics.js';
+} from '../../src/web/index.js';
 
 interface CountSample {
   readonly labels: Record<string, string | number>;

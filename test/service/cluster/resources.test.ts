@@ -8,7 +8,7 @@ import {
   HEAP_FRACTION,
   resolveWorkerCount,
   workerHeapLimitMiB,
-} from './resources.js';
+} from '../../../src/service/cluster/resources.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

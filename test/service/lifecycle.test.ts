@@ -2,9 +2,9 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Application, HttpServer, RequestHandler } from '../web/index.js';
-import { Health } from './health.js';
-import { Lifecycle, type LifecycleState } from './lifecycle.js';
+import { Health } from '../../src/service/health.js';
+import { Lifecycle, type LifecycleState } from '../../src/service/lifecycle.js';
+import { Application, HttpServer, RequestHandler } from '../../src/web/index.js';
 
 interface Line {
   level: number;

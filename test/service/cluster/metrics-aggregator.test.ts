@@ -1,9 +1,9 @@
 import client, { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { homeCount, promtoolCheck, sampleValue } from '../../../test/cluster/exposition.js';
-import { ServiceMetrics } from '../metrics.js';
-import type { MetricsSnapshot } from './messages.js';
-import { MetricsAggregator } from './metrics-aggregator.js';
+import type { MetricsSnapshot } from '../../../src/service/cluster/messages.js';
+import { MetricsAggregator } from '../../../src/service/cluster/metrics-aggregator.js';
+import { ServiceMetrics } from '../../../src/service/metrics.js';
+import { homeCount, promtoolCheck, sampleValue } from '../../cluster/exposition.js';
 
 /** What one worker's registry holds in these tests: a counter, a histogram and a gauge. */
 class FakeWorker {

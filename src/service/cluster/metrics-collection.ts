@@ -1,0 +1,67 @@
+/**
+ * The primary's side of cluster metrics: asks every live worker for its snapshot when a worker
+ * serves `/metrics`, and keeps the last metrics of workers that leave.
+ */
+import type { Worker } from 'node:cluster';
+import type { MetricsSnapshot } from './messages.js';
+import { sendTo } from './messaging.js';
+import { COLLECT_TIMEOUT_MS, MetricsAggregator } from './metrics-aggregator.js';
+
+type Receiver = (snapshot: MetricsSnapshot, workerId: number) => void;
+
+/** Scrapes of the workers, summed by a {@link MetricsAggregator}. */
+export class MetricsCollection {
+  private readonly aggregator = new MetricsAggregator();
+  private nextId = 1;
+  /** Scrapes in progress, by id: what to do with each worker's answer. */
+  private readonly scrapes = new Map<number, Receiver>();
+  /** Final snapshots of workers that drained and are about to exit. */
+  private readonly finals = new Map<number, MetricsSnapshot>();
+
+  /** A worker answered scrape `id` (late answers, after the deadline, are dropped). */
+  received(workerId: number, id: number, snapshot: MetricsSnapshot): void {
+    this.scrapes.get(id)?.(snapshot, workerId);
+  }
+
+  /** A worker sent its last metrics before exiting. */
+  final(workerId: number, snapshot: MetricsSnapshot): void {
+    this.finals.set(workerId, snapshot);
+  }
+
+  /** A worker exited: its final (or last scraped) counts stay in the totals. */
+  retire(workerId: number): void {
+    this.aggregator.retire(workerId, this.finals.get(workerId));
+    this.finals.delete(workerId);
+  }
+
+  /**
+   * Asks each of `workers` for its metrics (each within {@link COLLECT_TIMEOUT_MS}; the silent
+   * ones are counted as failures and left out) and renders the sum with the retired totals.
+   */
+  async collect(workers: readonly Worker[], aliveWorkers: number): Promise<string> {
+    const id = this.nextId++;
+    const snapshots: MetricsSnapshot[] = [];
+    await new Promise<void>((resolve) => {
+      let remaining = workers.length;
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.scrapes.delete(id);
+        this.aggregator.recordFailures(remaining);
+        remaining = 0;
+        resolve();
+      };
+      const timer = setTimeout(finish, COLLECT_TIMEOUT_MS);
+      if (remaining === 0) {
+        finish();
+        return;
+      }
+      this.scrapes.set(id, (snapshot, workerId) => {
+        snapshots.push(snapshot);
+        this.aggregator.remember(workerId, snapshot);
+        if (--remaining === 0) finish();
+      });
+      for (const worker of workers) sendTo(worker, { t: 'tornode:collect', id });
+    });
+    return this.aggregator.render(snapshots, aliveWorkers);
+  }
+}
