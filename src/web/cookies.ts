@@ -40,6 +40,17 @@ export function isCookieName(name: string): boolean {
 export type Cookies = Readonly<Record<string, string>>;
 
 /**
+ * What the cookie add-ons (signing, XSRF) read and write: a request's cookies and a response's
+ * `Set-Cookie` headers. A `RequestHandler` is one.
+ */
+export interface CookieJar {
+  /** The value of a request cookie, as sent, or `undefined`. */
+  getCookie(name: string): string | undefined;
+  /** Adds a `Set-Cookie` header. */
+  setCookie(name: string, value: string, options?: CookieOptions): unknown;
+}
+
+/**
  * Parses a `Cookie` request header leniently: a pair without `=`, with an empty name, or otherwise
  * malformed is skipped, never an error; surrounding double quotes are removed from a value. When
  * a name repeats, the first value wins (browsers send the cookie with the most specific path

@@ -1,5 +1,17 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestAborted } from './errors.js';
-import type { RequestHandler } from './handler.js';
+
+/** What an {@link EventStream} drives: a handler's request, response, signal and output methods. */
+export interface EventStreamTarget {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly signal: AbortSignal;
+  readonly isFinished: boolean;
+  setHeader(name: string, value: string): unknown;
+  write(chunk: string): unknown;
+  flush(): Promise<void>;
+  finish(): void;
+}
 
 /** One server-sent event. */
 export interface ServerSentEvent {
@@ -13,7 +25,7 @@ export interface ServerSentEvent {
   retry?: number;
 }
 
-/** Options of {@link RequestHandler.eventStream}. */
+/** Options of a handler's `eventStream()`. */
 export interface EventStreamOptions {
   /** Send a comment line this often so proxies do not close an idle stream; `0`: never. Default 15 000. */
   heartbeatMs?: number;
@@ -32,13 +44,13 @@ const BAD_ID = /[\r\n\0]/;
 export class EventStream {
   /** The client's `Last-Event-ID` header: the id of the last event it saw before reconnecting. */
   readonly lastEventId: string | undefined;
-  private readonly handler: RequestHandler<unknown, unknown>;
+  private readonly handler: EventStreamTarget;
   private readonly signal: AbortSignal;
   private timer: NodeJS.Timeout | null;
   private ended: boolean;
 
   /** @internal Use `this.eventStream()` in a handler. */
-  constructor(handler: RequestHandler<unknown, unknown>, options: EventStreamOptions = {}) {
+  constructor(handler: EventStreamTarget, options: EventStreamOptions = {}) {
     const heartbeatMs = options.heartbeatMs ?? 15_000;
     if (!Number.isFinite(heartbeatMs) || heartbeatMs < 0) {
       throw new RangeError(`heartbeatMs must be a non-negative number, got ${heartbeatMs}`);

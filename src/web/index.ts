@@ -2,8 +2,6 @@ export {
   Application,
   type ApplicationSettings,
   NotFoundHandler,
-  type RequestObserver,
-  type ResolvedSettings,
   type RouteEntry,
   type RouteSpec,
   url,
@@ -49,6 +47,7 @@ export {
   RequestHandler,
   type RouteTarget,
 } from './handler.js';
+export type { HandlerHost } from './handler-host.js';
 export {
   ErrorHandler,
   type ErrorHandlerOptions,
@@ -66,8 +65,10 @@ export {
   parseMultipart,
   type UploadedFile,
 } from './multipart.js';
+export type { RequestObserver } from './observers.js';
 export { type CompiledRoute, type RouteMatch, Router } from './routing.js';
 export { type CloseResult, HttpServer, type ServerOptions } from './server.js';
+export type { ResolvedSettings } from './settings.js';
 export {
   type CookieSecret,
   createSignedValue,
@@ -87,8 +88,8 @@ export { streamBody } from './streaming-body.js';
 export { serve, type TestServer } from './testing.js';
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
-  isWebSocketUpgrade,
   WebSocketClosedError,
   WebSocketHandler,
-} from './websocket.js';
+} from './websocket/handler.js';
+export { isWebSocketUpgrade } from './websocket/upgrade.js';
 export { XSRF_COOKIE } from './xsrf.js';

@@ -2,37 +2,20 @@
  * WebSockets on the `ws` package, after Tornado's `WebSocketHandler`: a route whose handler extends
  * {@link WebSocketHandler} accepts the upgrade; the handler lives as long as the connection.
  */
-import type { IncomingMessage } from 'node:http';
-import { ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { WebSocket, WebSocketServer } from 'ws';
-import { HttpError, RequestAborted } from './errors.js';
-import { type Chunk, RequestHandler } from './handler.js';
-import { isThenable } from './thenable.js';
+import type { WebSocket } from 'ws';
+import { HttpError, RequestAborted } from '../errors.js';
+import { type Chunk, RequestHandler } from '../handler.js';
+import { isThenable } from '../thenable.js';
+import {
+  acceptWebSocket,
+  isWebSocketUpgrade,
+  parseSubprotocols,
+  upgradeHeadOf,
+  WEBSOCKET_KEY,
+} from './upgrade.js';
 
 /** Tornado's default largest message: 10 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
-
-/** How long a close handshake may take before the socket is destroyed (Tornado's 5 s). */
-const CLOSE_TIMEOUT_MS = 5_000;
-
-/** RFC 6455 §4.1: 16 random bytes, base64. */
-const KEY = /^[+/0-9A-Za-z]{22}==$/;
-/** RFC 9110 §5.6.2 token (what a subprotocol name must be). */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Handshake headers that `ws` writes itself, or that make no sense on a 101. */
-const NOT_COPIED = new Set([
-  'connection',
-  'content-length',
-  'content-type',
-  'sec-websocket-accept',
-  'sec-websocket-extensions',
-  'sec-websocket-protocol',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /** Raised (as a rejection) by {@link WebSocketHandler.writeMessage} once the connection is closed. */
 export class WebSocketClosedError extends Error {
@@ -50,99 +33,10 @@ const PROTOCOL_ERROR_CODES: Readonly<Record<string, number>> = {
   WS_ERR_INVALID_UTF8: 1007,
 };
 
-/** The head bytes that came with each upgrade request: set for upgrades, absent otherwise. */
-const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
-/** Handlers in the middle of `handleUpgrade`, for the `headers` and protocol hooks of `ws`. */
-const handshaking = new WeakMap<IncomingMessage, WebSocketHandler<unknown>>();
-/** One `ws` server per message size limit (its `maxPayload` is per server). */
-const servers = new Map<number, WebSocketServer>();
-
 function noop(): void {}
 
 /** `WebSocket.OPEN`, without loading `ws` to read it. */
 const OPEN = 1;
-
-/**
- * `ws`'s server class, loaded on the first upgrade: `ws` (and the node:https, node:tls it pulls in)
- * is several MiB of resident memory that a service without WebSocket traffic never needs.
- */
-let WebSocketServerClass: typeof WebSocketServer | undefined;
-
-function loadWebSocketServer(): typeof WebSocketServer {
-  WebSocketServerClass ??= (createRequire(import.meta.url)('ws') as typeof import('ws'))
-    .WebSocketServer;
-  return WebSocketServerClass;
-}
-
-function wsServerFor(maxPayload: number): WebSocketServer {
-  let wss = servers.get(maxPayload);
-  if (wss === undefined) {
-    const options = {
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false,
-      maxPayload,
-      closeTimeout: CLOSE_TIMEOUT_MS,
-      handleProtocols: (_offered: Set<string>, req: IncomingMessage) =>
-        handshaking.get(req)?.selectedSubprotocol ?? false,
-    };
-    wss = new (loadWebSocketServer())(options);
-    wss.on('headers', (headers: string[], req: IncomingMessage) => {
-      const handler = handshaking.get(req);
-      if (handler !== undefined) headers.push(...handshakeHeaders(handler.response));
-    });
-    servers.set(maxPayload, wss);
-  }
-  return wss;
-}
-
-/** The headers a handler set before the handshake (request id, cookies...), as header lines. */
-function handshakeHeaders(res: ServerResponse): string[] {
-  const lines: string[] = [];
-  for (const name of res.getHeaderNames()) {
-    if (NOT_COPIED.has(name)) continue;
-    const value = res.getHeader(name);
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${one}`);
-  }
-  return lines;
-}
-
-/** Whether the request asks to upgrade to the WebSocket protocol. */
-export function isWebSocketUpgrade(req: IncomingMessage): boolean {
-  const upgrade = req.headers.upgrade;
-  return typeof upgrade === 'string' && upgrade.trim().toLowerCase() === 'websocket';
-}
-
-/**
- * @internal A response written straight to an upgrade request's socket (node:http hands upgrades
- * over without one), so that a refused upgrade gets an ordinary HTTP answer from the handler's
- * machinery. The connection closes after it.
- */
-export function upgradeResponse(
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-): ServerResponse {
-  // node:http removed its own error listener when it handed the socket over.
-  socket.on('error', () => socket.destroy());
-  upgradeHeads.set(req, head);
-  const res = new ServerResponse(req);
-  res.shouldKeepAlive = false;
-  res.assignSocket(socket as Socket);
-  res.once('finish', () => (socket as Socket).destroySoon());
-  return res;
-}
-
-/**
- * @internal Answers an upgrade to a route whose handler is not a {@link WebSocketHandler} (or one
- * with a request body, which an upgraded connection cannot carry): 400.
- */
-export class UpgradeRefusedHandler extends RequestHandler<unknown> {
-  override initialize(_options: unknown): void {
-    throw new HttpError(400, `${this.path} does not accept this upgrade`);
-  }
-}
 
 /**
  * Base class for WebSocket handlers, after Tornado's `WebSocketHandler`. Route it like any handler;
@@ -385,7 +279,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   /** The handshake (Tornado's `WebSocketHandler.get`); not to be overridden. */
   override get(): void {
     const req = this.request;
-    const head = upgradeHeads.get(req);
+    const head = upgradeHeadOf(req);
     if (head === undefined || this.method !== 'GET' || !isWebSocketUpgrade(req)) {
       throw new HttpError(400, 'Can "Upgrade" only to "WebSocket"');
     }
@@ -397,7 +291,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
       });
     }
     const key = req.headers['sec-websocket-key'];
-    if (key === undefined || !KEY.test(key)) {
+    if (key === undefined || !WEBSOCKET_KEY.test(key)) {
       throw new HttpError(400, 'missing or invalid Sec-WebSocket-Key');
     }
     const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
@@ -416,16 +310,8 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     if (socket.destroyed) return; // the client left during prepare(): nothing to answer
     this.#upgraded = true;
     this.response.detachSocket(socket);
-    const accepted: { ws: WebSocket | null } = { ws: null };
-    handshaking.set(req, this as WebSocketHandler<unknown>);
-    try {
-      wsServerFor(this.maxMessageSize).handleUpgrade(req, socket, head, (ws) => {
-        accepted.ws = ws;
-      });
-    } finally {
-      handshaking.delete(req);
-    }
-    if (accepted.ws === null) {
+    const ws = acceptWebSocket(this, req, head, this.maxMessageSize);
+    if (ws === null) {
       // `ws` refused after all (the client half-closed meanwhile) and closed the socket.
       this.#handshakeLost = true;
       socket.destroy();
@@ -434,7 +320,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     }
     this.response.statusCode = 101;
     this.#notifyRequestFinished();
-    this.#attach(accepted.ws);
+    this.#attach(ws);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -596,17 +482,6 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   #notify<H>(observers: readonly ((handler: H) => void)[], what: string): void {
     this.application.notify(observers, this as unknown as H, what);
   }
-}
-
-/** The offered subprotocols, in order; a malformed or repeated one is a 400. */
-function parseSubprotocols(header: string | undefined): string[] {
-  if (header === undefined) return [];
-  const protocols = header.split(',').map((p) => p.trim());
-  const unique = new Set(protocols);
-  if (unique.size !== protocols.length || protocols.some((p) => !TOKEN.test(p))) {
-    throw new HttpError(400, 'invalid Sec-WebSocket-Protocol header');
-  }
-  return protocols;
 }
 
 /** @internal For `Application`: whether a handler class takes upgraded connections. */
