@@ -116,3 +116,11 @@ export function problemFor(status: number, error: unknown, debug: boolean): Prob
   }
   return body;
 }
+
+/** Raised (as a rejection) by `WebSocketHandler.writeMessage` once the connection is closed. */
+export class WebSocketClosedError extends Error {
+  override readonly name = 'WebSocketClosedError';
+  constructor(message = 'the WebSocket is closed', options?: ErrorOptions) {
+    super(message, options);
+  }
+}

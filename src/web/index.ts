@@ -37,6 +37,7 @@ export {
   problemFor,
   RequestAborted,
   statusTitle,
+  WebSocketClosedError,
 } from './errors.js';
 export { bodyEtag, etagMatches } from './etag.js';
 export { EventStream, type EventStreamOptions, type ServerSentEvent } from './event-stream.js';
@@ -86,10 +87,6 @@ export {
 } from './static-files.js';
 export { streamBody } from './streaming-body.js';
 export { serve, type TestServer } from './testing.js';
-export {
-  DEFAULT_MAX_MESSAGE_SIZE,
-  WebSocketClosedError,
-  WebSocketHandler,
-} from './websocket/handler.js';
+export { DEFAULT_MAX_MESSAGE_SIZE, WebSocketHandler } from './websocket/handler.js';
 export { isWebSocketUpgrade } from './websocket/upgrade.js';
 export { XSRF_COOKIE } from './xsrf.js';

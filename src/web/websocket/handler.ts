@@ -3,37 +3,21 @@
  * {@link WebSocketHandler} accepts the upgrade; the handler lives as long as the connection.
  */
 import type { WebSocket } from 'ws';
-import { HttpError, RequestAborted } from '../errors.js';
+import { HttpError, RequestAborted, WebSocketClosedError } from '../errors.js';
 import { type Chunk, RequestHandler } from '../handler.js';
 import { isThenable } from '../thenable.js';
+import { Heartbeat } from './heartbeat.js';
+import { sendMessage } from './send.js';
 import {
   acceptWebSocket,
-  isWebSocketUpgrade,
+  checkHandshake,
+  closeCodeFor,
   parseSubprotocols,
-  upgradeHeadOf,
-  WEBSOCKET_KEY,
+  sameOrigin,
 } from './upgrade.js';
 
 /** Tornado's default largest message: 10 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
-
-/** Raised (as a rejection) by {@link WebSocketHandler.writeMessage} once the connection is closed. */
-export class WebSocketClosedError extends Error {
-  override readonly name = 'WebSocketClosedError';
-  constructor(message = 'the WebSocket is closed', options?: ErrorOptions) {
-    super(message, options);
-  }
-}
-
-/** The close codes `ws` sends for its protocol errors (RFC 6455 §7.4.1); others are 1002. */
-const PROTOCOL_ERROR_CODES: Readonly<Record<string, number>> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
-  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
-  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
-  WS_ERR_INVALID_UTF8: 1007,
-};
-
-function noop(): void {}
 
 /** `WebSocket.OPEN`, without loading `ws` to read it. */
 const OPEN = 1;
@@ -92,8 +76,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   #failed = false;
   #closeSeen = false;
   #closeDone = false;
-  #lastPong = 0;
-  #pingTimer: NodeJS.Timeout | null = null;
+  #heartbeat: Heartbeat | null = null;
   /** The code `ws` closed with after a protocol error (the peer's answer is not read then). */
   #errorCode: number | undefined = undefined;
 
@@ -129,17 +112,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
    * Override to allow other origins, e.g. `return new URL(origin).hostname.endsWith('.example.com')`.
    */
   checkOrigin(origin: string): boolean {
-    const host = this.request.headers.host;
-    if (host === undefined || /[/?#@\\]/.test(host)) return false; // only host[:port]
-    try {
-      const parsed = new URL(origin);
-      // Parsing the Host with the origin's scheme drops the same default port on both sides.
-      return (
-        parsed.host.toLowerCase() === new URL(`${parsed.protocol}//${host}`).host.toLowerCase()
-      );
-    } catch {
-      return false; // `null` (a sandboxed or file: page) or garbage
-    }
+    return sameOrigin(origin, this.request.headers.host);
   }
 
   /**
@@ -161,36 +134,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
    * awaits is not an unhandled rejection, so broadcasting without awaiting is safe.
    */
   writeMessage(data: string | Uint8Array | ArrayBuffer | object, binary?: boolean): Promise<void> {
-    let promise: Promise<void>;
-    const ws = this.#ws;
-    if (ws === null || ws.readyState !== OPEN) {
-      promise = Promise.reject(new WebSocketClosedError());
-    } else {
-      let payload: string | Uint8Array;
-      let isBinary: boolean;
-      if (typeof data === 'string') {
-        payload = data;
-        isBinary = binary ?? false;
-      } else if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
-        payload = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-        isBinary = binary ?? true;
-      } else {
-        const json = JSON.stringify(data);
-        if (json === undefined) {
-          throw new TypeError('writeMessage() was given a value JSON cannot encode');
-        }
-        payload = json;
-        isBinary = binary ?? false;
-      }
-      promise = new Promise<void>((resolve, reject) => {
-        ws.send(payload, { binary: isBinary }, (error) => {
-          if (error) reject(new WebSocketClosedError(undefined, { cause: error }));
-          else resolve();
-        });
-      });
-    }
-    promise.catch(noop);
-    return promise;
+    return sendMessage(this.#ws, data, binary);
   }
 
   /** Sends a ping; {@link onPong} gets the answer. Throws {@link WebSocketClosedError} if closed. */
@@ -279,21 +223,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   /** The handshake (Tornado's `WebSocketHandler.get`); not to be overridden. */
   override get(): void {
     const req = this.request;
-    const head = upgradeHeadOf(req);
-    if (head === undefined || this.method !== 'GET' || !isWebSocketUpgrade(req)) {
-      throw new HttpError(400, 'Can "Upgrade" only to "WebSocket"');
-    }
-    if (this.application.draining) throw new HttpError(503, 'the server is shutting down');
-    const version = req.headers['sec-websocket-version'];
-    if (version !== '13' && version !== '8') {
-      throw new HttpError(426, 'unsupported WebSocket version', {
-        headers: { 'Sec-WebSocket-Version': '13' },
-      });
-    }
-    const key = req.headers['sec-websocket-key'];
-    if (key === undefined || !WEBSOCKET_KEY.test(key)) {
-      throw new HttpError(400, 'missing or invalid Sec-WebSocket-Key');
-    }
+    const head = checkHandshake(req, this.method, this.application.draining);
     const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
     if (typeof origin === 'string' && !this.checkOrigin(origin)) {
       throw new HttpError(403, 'cross-origin WebSocket refused');
@@ -339,20 +269,22 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     });
     ws.on('ping', (data: Buffer) => this.#runHook(() => this.onPing(data)));
     ws.on('pong', (data: Buffer) => {
-      this.#lastPong = performance.now();
+      this.#heartbeat?.pong();
       this.#runHook(() => this.onPong(data));
     });
     ws.on('error', (error: Error & { code?: string }) => {
       // Protocol errors (a message over the size limit, bad UTF-8...): `ws` closes the connection
       // with the matching code and stops reading, so that code is the one onClose reports.
-      this.#errorCode ??= PROTOCOL_ERROR_CODES[error.code ?? ''] ?? 1002;
+      this.#errorCode ??= closeCodeFor(error.code);
       this.log.debug({ err: error, url: this.path }, 'websocket protocol error');
     });
     ws.on('close', (code: number, reason: Buffer) => this.#closed(code, reason.toString('utf8')));
     this.application.trackAbortable(this);
     const observers = this.application.websocketOpenObservers;
     if (observers !== null) this.#notify(observers, 'websocket observer failed');
-    this.#startPings();
+    this.#heartbeat = Heartbeat.start(ws, this.pingIntervalMs, this.pingTimeoutMs, (timeoutMs) =>
+      this.log.debug({ url: this.path, timeoutMs }, 'websocket peer stopped answering'),
+    );
     this.#busy = true;
     let opened: unknown;
     try {
@@ -428,7 +360,8 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     this.closeCode = code === 1006 && this.#errorCode !== undefined ? this.#errorCode : code;
     this.closeReason = reason;
     this.#closeSeen = true;
-    this.#stopPings();
+    this.#heartbeat?.stop();
+    this.#heartbeat = null;
     this.application.untrackAbortable(this);
     this.#wsController?.abort(new RequestAborted('disconnect'));
     if (!this.#busy) this.#finishClose();
@@ -440,29 +373,6 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     this.#runHook(() => this.onClose(this.closeCode ?? 1006, this.closeReason ?? ''));
     const observers = this.application.websocketCloseObservers;
     if (observers !== null) this.#notify(observers, 'websocket observer failed');
-  }
-
-  #startPings(): void {
-    const interval = this.pingIntervalMs;
-    if (!(interval > 0)) return;
-    const timeout = this.pingTimeoutMs > 0 ? this.pingTimeoutMs : Math.max(3 * interval, 30_000);
-    this.#lastPong = performance.now();
-    this.#pingTimer = setInterval(() => {
-      const ws = this.#ws;
-      if (ws === null || ws.readyState !== OPEN) return;
-      if (performance.now() - this.#lastPong > timeout) {
-        this.log.debug({ url: this.path, timeoutMs: timeout }, 'websocket peer stopped answering');
-        ws.terminate();
-        return;
-      }
-      ws.ping();
-    }, interval);
-    this.#pingTimer.unref();
-  }
-
-  #stopPings(): void {
-    if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
-    this.#pingTimer = null;
   }
 
   #runHook(fn: () => void): void {

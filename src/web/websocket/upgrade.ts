@@ -15,7 +15,7 @@ import { RequestHandler } from '../handler.js';
 const CLOSE_TIMEOUT_MS = 5_000;
 
 /** RFC 6455 §4.1: 16 random bytes, base64. */
-export const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
 /** RFC 9110 §5.6.2 token (what a subprotocol name must be). */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Handshake headers that `ws` writes itself, or that make no sense on a 101. */
@@ -29,6 +29,19 @@ const NOT_COPIED = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+
+/** The close codes `ws` sends for its protocol errors (RFC 6455 §7.4.1); others are 1002. */
+const PROTOCOL_ERROR_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+  WS_ERR_INVALID_UTF8: 1007,
+};
+
+/** The close code `ws` used for a protocol error it reported with this `code`. */
+export function closeCodeFor(code: string | undefined): number {
+  return PROTOCOL_ERROR_CODES[code ?? ''] ?? 1002;
+}
 
 /** What the `ws` hooks need of the handler whose handshake is in progress. */
 export interface Handshake {
@@ -97,11 +110,6 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return typeof upgrade === 'string' && upgrade.trim().toLowerCase() === 'websocket';
 }
 
-/** The head bytes of an upgrade request, or `undefined` for a request that is not an upgrade. */
-export function upgradeHeadOf(req: IncomingMessage): Buffer | undefined {
-  return upgradeHeads.get(req);
-}
-
 /**
  * @internal A response written straight to an upgrade request's socket (node:http hands upgrades
  * over without one), so that a refused upgrade gets an ordinary HTTP answer from the handler's
@@ -143,6 +151,45 @@ export function acceptWebSocket(
     handshaking.delete(req);
   }
   return accepted.ws;
+}
+
+/**
+ * Checks an upgrade request before its handshake and returns its head bytes: not an upgrade (or
+ * not a GET) is a 400; while draining a 503; an unknown `Sec-WebSocket-Version` a 426; a missing
+ * or malformed `Sec-WebSocket-Key` a 400.
+ */
+export function checkHandshake(req: IncomingMessage, method: string, draining: boolean): Buffer {
+  const head = upgradeHeads.get(req);
+  if (head === undefined || method !== 'GET' || !isWebSocketUpgrade(req)) {
+    throw new HttpError(400, 'Can "Upgrade" only to "WebSocket"');
+  }
+  if (draining) throw new HttpError(503, 'the server is shutting down');
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') {
+    throw new HttpError(426, 'unsupported WebSocket version', {
+      headers: { 'Sec-WebSocket-Version': '13' },
+    });
+  }
+  const key = req.headers['sec-websocket-key'];
+  if (key === undefined || !WEBSOCKET_KEY.test(key)) {
+    throw new HttpError(400, 'missing or invalid Sec-WebSocket-Key');
+  }
+  return head;
+}
+
+/**
+ * Whether a page at `origin` is on the same host and port as the request's `Host` header (the
+ * default `checkOrigin`). A `null` origin (a sandboxed or file: page) or garbage is not.
+ */
+export function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined || /[/?#@\\]/.test(host)) return false; // only host[:port]
+  try {
+    const parsed = new URL(origin);
+    // Parsing the Host with the origin's scheme drops the same default port on both sides.
+    return parsed.host.toLowerCase() === new URL(`${parsed.protocol}//${host}`).host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /** The offered subprotocols, in order; a malformed or repeated one is a 400. */
