@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { hasRequestBody } from './body.js';
-import { HttpError } from './errors.js';
+import { HttpError, withCode } from './errors.js';
 import { makeStaticUrl } from './file-versions.js';
 import { type HandlerClass, RequestHandler, type RouteTarget } from './handler.js';
 import type { Abortable, HandlerHost, ObserverCallback } from './handler-host.js';
@@ -158,7 +158,9 @@ export class Application implements HandlerHost {
     let result = this.staticUrls.get(path);
     if (result === undefined) {
       const root = this.settings.staticPath;
-      if (root === undefined) throw new Error('staticUrl() needs the staticPath setting');
+      if (root === undefined) {
+        throw withCode(new Error('staticUrl() needs the staticPath setting'), 'ERR_NO_STATIC_PATH');
+      }
       result = makeStaticUrl(root, this.settings.staticUrlPrefix, path);
       if (!this.settings.debug) this.staticUrls.set(path, result);
     }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './errors.js';
+import { HttpError, withCode } from './errors.js';
 import { isThenable } from './thenable.js';
 
 /**
@@ -62,8 +62,11 @@ export function currentUserOf(handler: AuthRequest): unknown {
     }
     settle(handler, user).catch(() => {}); // a failure reaches whoever awaits it later
   }
-  throw new Error(
-    'currentUser: getCurrentUser is async; await this.resolveCurrentUser() first (or use @authenticated)',
+  throw withCode(
+    new Error(
+      'currentUser: getCurrentUser is async; await this.resolveCurrentUser() first (or use @authenticated)',
+    ),
+    'ERR_USER_NOT_RESOLVED',
   );
 }
 

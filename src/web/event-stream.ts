@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestAborted } from './errors.js';
+import { RequestAborted, withCode } from './errors.js';
 
 /** What an {@link EventStream} drives: a handler's request, response, signal and output methods. */
 export interface EventStreamTarget {
@@ -91,21 +91,33 @@ export class EventStream {
   send(message: ServerSentEvent): Promise<void> {
     let frame = '';
     if (message.id !== undefined) {
-      if (BAD_ID.test(message.id)) throw new TypeError('event id contains CR, LF or NUL');
+      if (BAD_ID.test(message.id)) {
+        throw withCode(new TypeError('event id contains CR, LF or NUL'), 'ERR_INVALID_EVENT');
+      }
       frame += `id: ${message.id}\n`;
     }
     if (message.event !== undefined) {
-      if (BAD_FIELD.test(message.event)) throw new TypeError('event type contains CR or LF');
+      if (BAD_FIELD.test(message.event)) {
+        throw withCode(new TypeError('event type contains CR or LF'), 'ERR_INVALID_EVENT');
+      }
       frame += `event: ${message.event}\n`;
     }
     if (message.retry !== undefined) {
       if (!Number.isSafeInteger(message.retry) || message.retry < 0) {
-        throw new RangeError(`retry must be a non-negative integer, got ${message.retry}`);
+        throw withCode(
+          new RangeError(`retry must be a non-negative integer, got ${message.retry}`),
+          'ERR_INVALID_EVENT',
+        );
       }
       frame += `retry: ${message.retry}\n`;
     }
     const data = typeof message.data === 'string' ? message.data : JSON.stringify(message.data);
-    if (data === undefined) throw new TypeError('event data cannot be encoded as JSON');
+    if (data === undefined) {
+      throw withCode(
+        new TypeError('event data cannot be encoded as JSON'),
+        'ERR_NOT_JSON_ENCODABLE',
+      );
+    }
     for (const line of data.split(LINE_BREAK)) frame += `data: ${line}\n`;
     return this.out(`${frame}\n`);
   }
@@ -128,7 +140,9 @@ export class EventStream {
     if (this.ended) {
       const reason: unknown = this.signal.reason;
       return Promise.reject(
-        reason instanceof RequestAborted ? reason : new Error('the event stream is closed'),
+        reason instanceof RequestAborted
+          ? reason
+          : withCode(new Error('the event stream is closed'), 'ERR_EVENT_STREAM_CLOSED'),
       );
     }
     this.handler.write(frame);

@@ -3,7 +3,7 @@ import { type Arguments, cleanArgument, parseUrlEncoded } from './arguments.js';
 import { charsetOf, decodeUtf8, parseJsonBody } from './body.js';
 import type { CompressedStream } from './compression.js';
 import { type Cookies, parseCookieHeader } from './cookies.js';
-import { HttpError } from './errors.js';
+import { HttpError, withCode } from './errors.js';
 import type { HandlerHost } from './handler-host.js';
 import { handlerInfoOf } from './handler-info.js';
 import {
@@ -146,7 +146,9 @@ export abstract class HandlerBase {
       if (isForm && raw !== null && raw.length > 0) {
         const charset = charsetOf(type);
         if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-          throw new HttpError(415, `unsupported charset ${charset}; forms must be UTF-8`);
+          throw new HttpError(415, `unsupported charset ${charset}; forms must be UTF-8`, {
+            code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+          });
         }
         args = parseUrlEncoded(decodeUtf8(raw), this.application.settings.maxParams);
       } else {
@@ -220,12 +222,15 @@ export abstract class HandlerBase {
    */
   setMaxBodyBytes(bytes: number): this {
     if (!Number.isSafeInteger(bytes) || bytes < 0) {
-      throw new RangeError(`maxBodyBytes must be a non-negative integer, got ${bytes}`);
+      throw withCode(
+        new RangeError(`maxBodyBytes must be a non-negative integer, got ${bytes}`),
+        'ERR_BODY_LIMIT',
+      );
     }
     const state = this[kBodyState];
     const streams = handlerInfoOf(this).streamsBody;
     if (state === 'read' || state === 'streaming' || (state === 'unread' && !streams)) {
-      throw new Error('setMaxBodyBytes() after the body was read');
+      throw withCode(new Error('setMaxBodyBytes() after the body was read'), 'ERR_BODY_LIMIT');
     }
     this[kBodyLimit] = bytes;
     return this;
@@ -294,5 +299,5 @@ function lastOr(name: string, values: string[], defaultValue: string | undefined
   const last = values[values.length - 1];
   if (last !== undefined) return last;
   if (defaultValue !== undefined) return defaultValue;
-  throw new HttpError(400, `missing argument ${name}`);
+  throw new HttpError(400, `missing argument ${name}`, { code: 'ERR_MISSING_ARGUMENT' });
 }

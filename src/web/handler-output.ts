@@ -1,6 +1,6 @@
 import { mustCloseForUnreadBody } from './body.js';
 import { CompressedStream, compressBody } from './compression.js';
-import { HttpError, RequestAborted } from './errors.js';
+import { HttpError, RequestAborted, withCode } from './errors.js';
 import { applyAutoEtag } from './etag.js';
 import {
   type Chunk,
@@ -20,7 +20,10 @@ const HEADER_INJECTION = /[\r\n\0]/;
 /** Throws a `TypeError` when a header name or value could split the response (CR, LF, NUL). */
 export function checkHeaderValue(name: string, value: string): void {
   if (HEADER_INJECTION.test(name) || HEADER_INJECTION.test(value)) {
-    throw new TypeError(`header ${JSON.stringify(name)} contains CR, LF or NUL`);
+    throw withCode(
+      new TypeError(`header ${JSON.stringify(name)} contains CR, LF or NUL`),
+      'ERR_HEADER_INJECTION',
+    );
   }
 }
 
@@ -71,12 +74,17 @@ function send(h: HandlerCore, body: string | Buffer, last: boolean): boolean {
 
 /** `write`: buffers a chunk; a value that is not text or bytes is sent as JSON. */
 export function writeChunk(h: HandlerCore, chunk: Chunk): void {
-  if (h[kFinished]) throw new Error('write() after finish()');
+  if (h[kFinished]) throw withCode(new Error('write() after finish()'), 'ERR_RESPONSE_FINISHED');
   if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
     h[kChunks].push(chunk);
   } else {
     const json = JSON.stringify(chunk);
-    if (json === undefined) throw new TypeError('write() was given a value JSON cannot encode');
+    if (json === undefined) {
+      throw withCode(
+        new TypeError('write() was given a value JSON cannot encode'),
+        'ERR_NOT_JSON_ENCODABLE',
+      );
+    }
     if (!h.response.headersSent) {
       h.response.setHeader('Content-Type', 'application/json; charset=utf-8');
     }
@@ -86,7 +94,8 @@ export function writeChunk(h: HandlerCore, chunk: Chunk): void {
 
 /** `flush`: sends the headers (the first time) and what was written; resolves on drain. */
 export function flushOutput(h: HandlerCore): Promise<void> {
-  if (h[kFinished]) return Promise.reject(new Error('flush() after finish()'));
+  if (h[kFinished])
+    return Promise.reject(withCode(new Error('flush() after finish()'), 'ERR_RESPONSE_FINISHED'));
   const res = h.response;
   if (h[kAborted] || res.destroyed) {
     return Promise.reject(new RequestAborted('disconnect'));
@@ -118,7 +127,7 @@ export function flushOutput(h: HandlerCore): Promise<void> {
 
 /** `finish`: ends the response (in one piece with a `Content-Length` when never flushed). */
 export function finishOutput(h: HandlerCore, chunk: Chunk | undefined): void {
-  if (h[kFinished]) throw new Error('finish() called twice');
+  if (h[kFinished]) throw withCode(new Error('finish() called twice'), 'ERR_RESPONSE_FINISHED');
   if (chunk !== undefined) h.write(chunk);
   h[kFinished] = true;
   const res = h.response;
@@ -192,7 +201,9 @@ export function sendErrorResponse(h: HandlerCore, status: number, error: unknown
 /** `clear`: status, headers and buffered output back to what a fresh handler starts with. */
 export function clearResponse(h: HandlerCore): void {
   const res = h.response;
-  if (res.headersSent) throw new Error('clear() after the headers were sent');
+  if (res.headersSent) {
+    throw withCode(new Error('clear() after the headers were sent'), 'ERR_HEADERS_SENT');
+  }
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = 200;
   res.statusMessage = '';

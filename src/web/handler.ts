@@ -7,7 +7,7 @@ import {
   serializeCookie,
   serializeExpiredCookie,
 } from './cookies.js';
-import { PROBLEM_CONTENT_TYPE, problemFor, RequestAborted } from './errors.js';
+import { PROBLEM_CONTENT_TYPE, problemFor, RequestAborted, withCode } from './errors.js';
 import { EventStream, type EventStreamOptions } from './event-stream.js';
 import { HandlerBase } from './handler-base.js';
 import type { HandlerHost } from './handler-host.js';
@@ -166,7 +166,10 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
    * its promise settles.
    */
   dataReceived(_chunk: Buffer): void | Promise<void> {
-    throw new Error(`${this.constructor.name} streams its body but does not define dataReceived`);
+    throw withCode(
+      new Error(`${this.constructor.name} streams its body but does not define dataReceived`),
+      'ERR_NO_DATA_RECEIVED',
+    );
   }
 
   // Verb methods, defined by subclasses; each may be async (see the class's lifecycle).
@@ -199,7 +202,7 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
   /** Sets the response status, and optionally its reason phrase. */
   setStatus(status: number, reason?: string): this {
     if (!Number.isInteger(status) || status < 100 || status > 999) {
-      throw new RangeError(`bad HTTP status ${status}`);
+      throw withCode(new RangeError(`bad HTTP status ${status}`), 'ERR_INVALID_STATUS');
     }
     this.response.statusCode = status;
     if (reason !== undefined) {
@@ -260,7 +263,9 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
 
   /** Redirects to `url` (302 unless told otherwise) and finishes the response. */
   redirect(url: string, status = 302): void {
-    if (status < 300 || status > 399) throw new RangeError(`bad redirect status ${status}`);
+    if (status < 300 || status > 399) {
+      throw withCode(new RangeError(`bad redirect status ${status}`), 'ERR_INVALID_STATUS');
+    }
     this.setHeader('Location', url); // first: a URL with CR or LF throws before anything changes
     this.setStatus(status);
     this.finish();

@@ -29,6 +29,9 @@ export {
 } from './cookies.js';
 export {
   type AbortCause,
+  type CodedError,
+  ERROR_CODES,
+  type ErrorCode,
   Finish,
   HttpError,
   type HttpErrorOptions,

@@ -1,3 +1,4 @@
+import { withCode } from './errors.js';
 import { encodeLiteral, parseTemplateParts } from './route-patterns.js';
 
 /** Builds a route's path from positional arguments, percent-encoding each one. */
@@ -9,7 +10,10 @@ export function templateReverser(template: string): Reverser {
   const params = parts.filter((p) => !('literal' in p)).length;
   return (args) => {
     if (args.length !== params) {
-      throw new Error(`route ${template} takes ${params} argument(s), got ${args.length}`);
+      throw withCode(
+        new Error(`route ${template} takes ${params} argument(s), got ${args.length}`),
+        'ERR_ROUTE_NOT_REVERSIBLE',
+      );
     }
     let out = '';
     let k = 0;
@@ -71,10 +75,16 @@ export function regexReverser(original: string): Reverser {
     }
   }
   return (args) => {
-    if (!reversible) throw new Error(`route /${original}/ is too complex to reverse`);
+    if (!reversible) {
+      throw withCode(
+        new Error(`route /${original}/ is too complex to reverse`),
+        'ERR_ROUTE_NOT_REVERSIBLE',
+      );
+    }
     if (args.length !== pieces.length - 1) {
-      throw new Error(
-        `route /${original}/ takes ${pieces.length - 1} argument(s), got ${args.length}`,
+      throw withCode(
+        new Error(`route /${original}/ takes ${pieces.length - 1} argument(s), got ${args.length}`),
+        'ERR_ROUTE_NOT_REVERSIBLE',
       );
     }
     let out = pieces[0] as string;

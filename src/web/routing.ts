@@ -20,6 +20,7 @@
  * are added, and `route-reverse.ts` builds paths back from them.
  */
 
+import { withCode } from './errors.js';
 import {
   captureGroupNames,
   hasTopLevelAlternation,
@@ -141,7 +142,9 @@ export class Router<T> {
    */
   reverse(name: string, ...args: (string | number)[]): string {
     const route = this.named.get(name);
-    if (route === undefined) throw new Error(`no route named ${JSON.stringify(name)}`);
+    if (route === undefined) {
+      throw withCode(new Error(`no route named ${JSON.stringify(name)}`), 'ERR_UNKNOWN_ROUTE');
+    }
     return route.reverse(args);
   }
 

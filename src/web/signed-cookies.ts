@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CookieJar, CookieOptions } from './cookies.js';
+import { withCode } from './errors.js';
 
 /**
  * The application's `cookieSecret` setting: one secret, or several by key version so that keys
@@ -128,7 +129,10 @@ export function decodeSignedValue(
 
 function keysOf(keys: SigningKeys | undefined): SigningKeys {
   if (keys === undefined) {
-    throw new Error('signed cookies need the cookieSecret application setting');
+    throw withCode(
+      new Error('signed cookies need the cookieSecret application setting'),
+      'ERR_NO_COOKIE_SECRET',
+    );
   }
   return keys;
 }

@@ -3,7 +3,7 @@
  * {@link WebSocketHandler} accepts the upgrade; the handler lives as long as the connection.
  */
 import type { WebSocket } from 'ws';
-import { HttpError, RequestAborted, WebSocketClosedError } from '../errors.js';
+import { HttpError, RequestAborted, WebSocketClosedError, withCode } from '../errors.js';
 import { type Chunk, RequestHandler } from '../handler.js';
 import { isThenable } from '../thenable.js';
 import { Heartbeat } from './heartbeat.js';
@@ -193,13 +193,22 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
 
   /** After the upgrade, the HTTP response is over: use {@link writeMessage}. */
   override write(chunk: Chunk): this {
-    if (this.#upgraded) throw new Error('write() on a WebSocket: use writeMessage()');
+    if (this.#upgraded) {
+      throw withCode(
+        new Error('write() on a WebSocket: use writeMessage()'),
+        'ERR_WEBSOCKET_UPGRADED',
+      );
+    }
     return super.write(chunk);
   }
 
   /** After the upgrade, the HTTP response is over: use {@link writeMessage}. */
   override flush(): Promise<void> {
-    if (this.#upgraded) return Promise.reject(new Error('flush() on a WebSocket'));
+    if (this.#upgraded) {
+      return Promise.reject(
+        withCode(new Error('flush() on a WebSocket'), 'ERR_WEBSOCKET_UPGRADED'),
+      );
+    }
     return super.flush();
   }
 
@@ -231,8 +240,9 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
     const selected = this.selectSubprotocol(offered);
     if (selected !== undefined && !offered.includes(selected)) {
-      throw new Error(
-        `selectSubprotocol() chose ${JSON.stringify(selected)}, which was not offered`,
+      throw withCode(
+        new Error(`selectSubprotocol() chose ${JSON.stringify(selected)}, which was not offered`),
+        'ERR_SUBPROTOCOL_NOT_OFFERED',
       );
     }
     this.selectedSubprotocol = selected;

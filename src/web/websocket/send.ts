@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { WebSocketClosedError } from '../errors.js';
+import { WebSocketClosedError, withCode } from '../errors.js';
 
 /** `WebSocket.OPEN`, without loading `ws` to read it. */
 const OPEN = 1;
@@ -33,7 +33,10 @@ export function sendMessage(
     } else {
       const json = JSON.stringify(data);
       if (json === undefined) {
-        throw new TypeError('writeMessage() was given a value JSON cannot encode');
+        throw withCode(
+          new TypeError('writeMessage() was given a value JSON cannot encode'),
+          'ERR_NOT_JSON_ENCODABLE',
+        );
       }
       payload = json;
       isBinary = binary ?? false;
