@@ -11,8 +11,8 @@ import { sendMessage } from './send.js';
 import {
   acceptWebSocket,
   checkHandshake,
+  chooseSubprotocol,
   closeCodeFor,
-  parseSubprotocols,
   sameOrigin,
 } from './upgrade.js';
 
@@ -83,26 +83,35 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   // ---------------------------------------------------------------------------------------------
   // Hooks to override
 
-  /** The connection is open. May be async: messages are held until it settles. */
+  /**
+   * The connection is open (after the 101 went out), with the route's path arguments. May be
+   * async: messages are held until it settles. Throwing (or rejecting) logs the error and closes
+   * the connection with 1011.
+   */
   open(..._args: string[]): void | Promise<void> {}
 
   /**
    * A message arrived: a string for a text message, a `Buffer` for a binary one. May be async: the
-   * next message is delivered only after the promise settles.
+   * next message is delivered only after the promise settles (the socket is paused meanwhile).
+   * Throwing (or rejecting) logs the error and closes the connection with 1011.
    */
   onMessage(_message: string | Buffer): void | Promise<void> {}
 
   /**
    * The connection is closed (by either side, or dropped). Runs once, after `open` and the message
    * in progress have settled. `code` is 1005 when the peer sent no code, 1006 when the connection
-   * dropped without a close handshake. Errors thrown here are logged.
+   * dropped without a close handshake. Runs synchronously; a promise it returns is not awaited.
+   * Errors thrown here are logged.
    */
   onClose(_code: number, _reason: string): void {}
 
-  /** A ping arrived (it is answered with a pong automatically). */
+  /**
+   * A ping arrived (it is answered with a pong automatically). Runs synchronously; errors thrown
+   * here are logged.
+   */
   onPing(_data: Buffer): void {}
 
-  /** A pong arrived (the answer to {@link ping}). */
+  /** A pong arrived (the answer to {@link ping}). Runs synchronously; errors are logged. */
   onPong(_data: Buffer): void {}
 
   /**
@@ -110,6 +119,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
    * accepts only the same host and port as the request's `Host` header; a refusal is a 403 before
    * the upgrade. Requests without an `Origin` (clients that are not browsers) are not checked.
    * Override to allow other origins, e.g. `return new URL(origin).hostname.endsWith('.example.com')`.
+   * Runs synchronously during the handshake (after `prepare`); must not be async.
    */
   checkOrigin(origin: string): boolean {
     return sameOrigin(origin, this.request.headers.host);
@@ -118,7 +128,8 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   /**
    * Picks one of the subprotocols the client offered (`Sec-WebSocket-Protocol`, in its order;
    * empty when it offered none), or `undefined` for none. Returning one that was not offered is an
-   * error (500).
+   * error (500, `ERR_SUBPROTOCOL_NOT_OFFERED`). Runs synchronously during the handshake, after
+   * {@link checkOrigin}; must not be async (pick from the offer; do any lookup in `prepare`).
    */
   selectSubprotocol(_protocols: readonly string[]): string | undefined {
     return undefined;
@@ -237,15 +248,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     if (typeof origin === 'string' && !this.checkOrigin(origin)) {
       throw new HttpError(403, 'cross-origin WebSocket refused');
     }
-    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
-    const selected = this.selectSubprotocol(offered);
-    if (selected !== undefined && !offered.includes(selected)) {
-      throw withCode(
-        new Error(`selectSubprotocol() chose ${JSON.stringify(selected)}, which was not offered`),
-        'ERR_SUBPROTOCOL_NOT_OFFERED',
-      );
-    }
-    this.selectedSubprotocol = selected;
+    this.selectedSubprotocol = chooseSubprotocol(req, (offered) => this.selectSubprotocol(offered));
     const socket = req.socket;
     if (socket.destroyed) return; // the client left during prepare(): nothing to answer
     this.#upgraded = true;
@@ -291,7 +294,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     ws.on('close', (code: number, reason: Buffer) => this.#closed(code, reason.toString('utf8')));
     this.application.trackAbortable(this);
     const observers = this.application.websocketOpenObservers;
-    if (observers !== null) this.#notify(observers, 'websocket observer failed');
+    if (observers !== null) this.application.notify(observers, this, 'websocket observer failed');
     this.#heartbeat = Heartbeat.start(ws, this.pingIntervalMs, this.pingTimeoutMs, (timeoutMs) =>
       this.log.debug({ url: this.path, timeoutMs }, 'websocket peer stopped answering'),
     );
@@ -382,7 +385,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     this.#closeDone = true;
     this.#runHook(() => this.onClose(this.closeCode ?? 1006, this.closeReason ?? ''));
     const observers = this.application.websocketCloseObservers;
-    if (observers !== null) this.#notify(observers, 'websocket observer failed');
+    if (observers !== null) this.application.notify(observers, this, 'websocket observer failed');
   }
 
   #runHook(fn: () => void): void {
@@ -396,11 +399,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   /** The upgrade request is over (101, or lost): tell the request observers, as for any request. */
   #notifyRequestFinished(): void {
     const observers = this.application.finishObservers;
-    if (observers !== null) this.#notify(observers, 'request observer failed');
-  }
-
-  #notify<H>(observers: readonly ((handler: H) => void)[], what: string): void {
-    this.application.notify(observers, this as unknown as H, what);
+    if (observers !== null) this.application.notify(observers, this, 'request observer failed');
   }
 }
 

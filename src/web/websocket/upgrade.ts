@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { HttpError } from '../errors.js';
+import { HttpError, withCode } from '../errors.js';
 import { RequestHandler } from '../handler.js';
 
 /** How long a close handshake may take before the socket is destroyed (Tornado's 5 s). */
@@ -192,8 +192,27 @@ export function sameOrigin(origin: string, host: string | undefined): boolean {
   }
 }
 
+/**
+ * The subprotocol `select` picks from those the client offered (in its order), or `undefined`.
+ * A malformed offer is a 400; picking one that was not offered throws.
+ */
+export function chooseSubprotocol(
+  req: IncomingMessage,
+  select: (offered: readonly string[]) => string | undefined,
+): string | undefined {
+  const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
+  const selected = select(offered);
+  if (selected !== undefined && !offered.includes(selected)) {
+    throw withCode(
+      new Error(`selectSubprotocol() chose ${JSON.stringify(selected)}, which was not offered`),
+      'ERR_SUBPROTOCOL_NOT_OFFERED',
+    );
+  }
+  return selected;
+}
+
 /** The offered subprotocols, in order; a malformed or repeated one is a 400. */
-export function parseSubprotocols(header: string | undefined): string[] {
+function parseSubprotocols(header: string | undefined): string[] {
   if (header === undefined) return [];
   const protocols = header.split(',').map((p) => p.trim());
   const unique = new Set(protocols);
