@@ -20,6 +20,7 @@ import {
   kRawBody,
   kShutdownState,
   kUploads,
+  kXsrfToken,
 } from './handler-state.js';
 import type { Logger } from './log.js';
 import type { Files } from './multipart.js';
@@ -71,6 +72,7 @@ export abstract class HandlerBase {
   /** @internal */ [kShutdownState]: number;
   /** @internal */ [kEncoder]: CompressedStream | null;
   /** @internal */ [kBodyLimit]: number;
+  /** @internal */ [kXsrfToken]: string | null;
   #queryArgs: Arguments | null;
   #jsonValue: unknown;
   #log: Logger | null;
@@ -110,6 +112,7 @@ export abstract class HandlerBase {
     this[kShutdownState] = 0;
     this[kEncoder] = null;
     this[kBodyLimit] = -1;
+    this[kXsrfToken] = null;
     this.#queryArgs = null;
     this.#jsonValue = undefined;
     this.#log = null;

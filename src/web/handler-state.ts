@@ -34,6 +34,8 @@ export const kShutdownState: unique symbol = Symbol('shutdownState');
 export const kEncoder: unique symbol = Symbol('encoder');
 /** This request's body limit, or -1 for the class's or the application's. */
 export const kBodyLimit: unique symbol = Symbol('bodyLimit');
+/** The masked XSRF token, once made (one per request). */
+export const kXsrfToken: unique symbol = Symbol('xsrfToken');
 
 export const SHUTDOWN_VERB_RAN = 1;
 export const SHUTDOWN_DRAINING = 2;

@@ -20,7 +20,14 @@ import {
   writeChunk,
 } from './handler-output.js';
 import { abortForShutdown, watchClose } from './handler-run.js';
-import { type Chunk, type HandlerCore, kAborted, kController, kFinished } from './handler-state.js';
+import {
+  type Chunk,
+  type HandlerCore,
+  kAborted,
+  kController,
+  kFinished,
+  kXsrfToken,
+} from './handler-state.js';
 import type { CompiledRoute } from './routing.js';
 import { type SignedCookieOptions, writeSignedCookie } from './signed-cookies.js';
 import { checkXsrf, issueXsrfToken, xsrfFormHtml } from './xsrf.js';
@@ -74,7 +81,6 @@ export type HandlerClass<O = undefined> = new (
 export class RequestHandler<O = undefined, U = unknown> extends HandlerBase implements HandlerCore {
   /** The matched route, or `null` for the application's default (not found) handler. */
   declare readonly route: CompiledRoute<RouteTarget> | null;
-  #xsrfToken: string | null = null;
 
   // ---------------------------------------------------------------------------------------------
   // Hooks to override
@@ -347,8 +353,12 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
    * differently for each request; sets the `_xsrf` cookie when the request had none.
    */
   get xsrfToken(): string {
-    this.#xsrfToken ??= issueXsrfToken(this, this.application.settings.xsrfCookieOptions);
-    return this.#xsrfToken;
+    let token = this[kXsrfToken];
+    if (token === null) {
+      token = issueXsrfToken(this, this.application.settings.xsrfCookieOptions);
+      this[kXsrfToken] = token;
+    }
+    return token;
   }
 
   /** `<input type="hidden" name="_xsrf" value="…">` for an HTML form. */
