@@ -10,7 +10,7 @@ import { type Logger, stderrLogger } from './log.js';
 import type { RequestObserver } from './observers.js';
 import { type RouteMatch, Router } from './routing.js';
 import { type HandlerSettings, type ResolvedSettings, resolveSettings } from './settings.js';
-import { acceptsUpgrade, type WebSocketHandler } from './websocket/handler.js';
+import { WebSocketHandler } from './websocket/handler.js';
 import { isWebSocketUpgrade, UpgradeRefusedHandler, upgradeResponse } from './websocket/upgrade.js';
 
 const NO_ARGS: readonly string[] = [];
@@ -190,7 +190,7 @@ export class Application implements HandlerHost {
     const path = q < 0 ? url : url.slice(0, q);
     const match = path.charCodeAt(0) === 47 ? this.router.match(path) : null;
     let target = match === null ? this.defaultTarget : match.route.target;
-    const takesUpgrade = match !== null && acceptsUpgrade(target.handler);
+    const takesUpgrade = match !== null && target.handler.prototype instanceof WebSocketHandler;
     if (hasRequestBody(req) || (match !== null && !takesUpgrade && isWebSocketUpgrade(req))) {
       target = { handler: UpgradeRefusedHandler, options: undefined };
     }

@@ -119,6 +119,29 @@ export abstract class HandlerBase {
     this.#cookies = null;
   }
 
+  /** The response status. */
+  get status(): number {
+    return this.response.statusCode;
+  }
+
+  /** Whether `finish` has been called (or the request ended otherwise). */
+  get isFinished(): boolean {
+    return this[kFinished];
+  }
+
+  /** Whether the client went away before the response was finished. */
+  get isAborted(): boolean {
+    return this[kAborted];
+  }
+
+  /**
+   * @internal The response now belongs to code outside this handler (`FallbackHandler`): it is
+   * marked finished, so the lifecycle sends nothing more and `write`/`flush`/`finish` throw.
+   */
+  handOver(): void {
+    this[kFinished] = true;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Input: arguments, body, cookies, the client
 

@@ -25,7 +25,6 @@ import {
   type HandlerCore,
   kAborted,
   kController,
-  kFinished,
   kXsrfToken,
 } from './handler-state.js';
 import type { CompiledRoute } from './routing.js';
@@ -189,21 +188,6 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
 
   // ---------------------------------------------------------------------------------------------
   // Output
-
-  /** The response status. */
-  get status(): number {
-    return this.response.statusCode;
-  }
-
-  /** Whether {@link finish} has been called (or the request ended otherwise). */
-  get isFinished(): boolean {
-    return this[kFinished];
-  }
-
-  /** Whether the client went away before the response was finished. */
-  get isAborted(): boolean {
-    return this[kAborted];
-  }
 
   /** Sets the response status, and optionally its reason phrase. */
   setStatus(status: number, reason?: string): this {
@@ -402,14 +386,6 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
 
   // ---------------------------------------------------------------------------------------------
   // Machinery (used by the framework; not part of the handler-writing API)
-
-  /**
-   * @internal The response now belongs to code outside this handler (`FallbackHandler`): it is
-   * marked finished, so the lifecycle sends nothing more and `write`/`flush`/`finish` throw.
-   */
-  handOver(): void {
-    this[kFinished] = true;
-  }
 
   /** @internal The server is draining: aborts the request's signal, calls {@link onShutdown}. */
   abortForShutdown(): void {

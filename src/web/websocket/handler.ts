@@ -1,30 +1,23 @@
-/**
- * WebSockets on the `ws` package, after Tornado's `WebSocketHandler`: a route whose handler extends
- * {@link WebSocketHandler} accepts the upgrade; the handler lives as long as the connection.
- */
 import type { WebSocket } from 'ws';
 import { HttpError, RequestAborted, WebSocketClosedError, withCode } from '../errors.js';
 import { type Chunk, RequestHandler } from '../handler.js';
 import { isThenable } from '../thenable.js';
 import { Heartbeat } from './heartbeat.js';
-import { sendMessage } from './send.js';
+import { OPEN, sendMessage } from './send.js';
 import {
   acceptWebSocket,
   checkHandshake,
   chooseSubprotocol,
   closeCodeFor,
+  DEFAULT_MAX_MESSAGE_SIZE,
   sameOrigin,
 } from './upgrade.js';
 
-/** Tornado's default largest message: 10 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
-
-/** `WebSocket.OPEN`, without loading `ws` to read it. */
-const OPEN = 1;
+export { DEFAULT_MAX_MESSAGE_SIZE } from './upgrade.js';
 
 /**
- * Base class for WebSocket handlers, after Tornado's `WebSocketHandler`. Route it like any handler;
- * a new instance serves each connection:
+ * Base class for WebSocket handlers (on the `ws` package), after Tornado's `WebSocketHandler`.
+ * Route it like any handler; a new instance serves each connection, as long as it lives:
  *
  * 1. the request goes through the usual steps: `setDefaultHeaders`, {@link initialize} (route
  *    options), {@link prepare} (may be async, may refuse with an `HttpError`). Path, query
@@ -401,9 +394,4 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     const observers = this.application.finishObservers;
     if (observers !== null) this.application.notify(observers, this, 'request observer failed');
   }
-}
-
-/** @internal For `Application`: whether a handler class takes upgraded connections. */
-export function acceptsUpgrade(handler: { prototype: unknown }): boolean {
-  return handler.prototype instanceof WebSocketHandler;
 }

@@ -1,7 +1,5 @@
 import type { WebSocket } from 'ws';
-
-/** `WebSocket.OPEN`, without loading `ws` to read it. */
-const OPEN = 1;
+import { OPEN } from './send.js';
 
 /**
  * Pings a WebSocket peer at a fixed interval and drops the connection (code 1006) when it has

@@ -2,7 +2,7 @@ import type { WebSocket } from 'ws';
 import { WebSocketClosedError, withCode } from '../errors.js';
 
 /** `WebSocket.OPEN`, without loading `ws` to read it. */
-const OPEN = 1;
+export const OPEN = 1;
 
 function noop(): void {}
 

@@ -11,6 +11,9 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { HttpError, withCode } from '../errors.js';
 import { RequestHandler } from '../handler.js';
 
+/** Tornado's default largest message: 10 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
+
 /** How long a close handshake may take before the socket is destroyed (Tornado's 5 s). */
 const CLOSE_TIMEOUT_MS = 5_000;
 
