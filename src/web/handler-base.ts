@@ -31,9 +31,9 @@ import { type GetSignedCookieOptions, readSignedCookie } from './signed-cookies.
 const EMPTY_ARGS: readonly string[] = Object.freeze([]);
 
 /**
- * What every handler is made of: the request's fields, the lifecycle's state, and the methods
- * that read the request (arguments, body, cookies, client address, signal). `RequestHandler`
- * extends it with the hooks and the output methods; subclass that, not this.
+ * What every handler is made of: the request's fields, the lifecycle's state (under symbols, see
+ * `handler-state.ts`), and the methods that read the request (arguments, body, cookies, client
+ * address). `RequestHandler` extends it with the hooks and the output methods; subclass that.
  */
 export abstract class HandlerBase {
   /** The application this request belongs to. */
@@ -78,7 +78,7 @@ export abstract class HandlerBase {
   #log: Logger | null;
   #cookies: Cookies | null;
 
-  /** Created by the application for each request; override {@link initialize}, not this. */
+  /** Created by the application for each request; override `initialize`, not this. */
   constructor(
     application: HandlerHost,
     request: IncomingMessage,
