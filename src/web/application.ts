@@ -1,27 +1,17 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { hasRequestBody } from './body.js';
-import {
-  type CompressionOptions,
-  type ResolvedCompression,
-  resolveCompression,
-} from './compression.js';
-import { type CookieOptions, serializeCookie } from './cookies.js';
-import { HttpError } from './errors.js';
+import { HttpError, withCode } from './errors.js';
 import { makeStaticUrl } from './file-versions.js';
 import { type HandlerClass, RequestHandler, type RouteTarget } from './handler.js';
+import type { Abortable, HandlerHost, ObserverCallback } from './handler-host.js';
+import { execute } from './handler-run.js';
 import { type Logger, stderrLogger } from './log.js';
-import { type MultipartLimits, resolveMultipartLimits } from './multipart.js';
+import type { RequestObserver } from './observers.js';
 import { type RouteMatch, Router } from './routing.js';
-import { type CookieSecret, type SigningKeys, signingKeys } from './signed-cookies.js';
-import {
-  acceptsUpgrade,
-  isWebSocketUpgrade,
-  UpgradeRefusedHandler,
-  upgradeResponse,
-  type WebSocketHandler,
-} from './websocket.js';
-import { XSRF_COOKIE } from './xsrf.js';
+import { type HandlerSettings, type ResolvedSettings, resolveSettings } from './settings.js';
+import { WebSocketHandler } from './websocket/handler.js';
+import { isWebSocketUpgrade, UpgradeRefusedHandler, upgradeResponse } from './websocket/upgrade.js';
 
 const NO_ARGS: readonly string[] = [];
 
@@ -56,97 +46,14 @@ export function url<O>(
   return { pattern, handler: handler as HandlerClass<unknown>, options, name };
 }
 
-/** Code outside the web layer (logs, metrics) watching requests; each callback is optional. */
-export interface RequestObserver {
-  /** A handler was created for a request (its route and request id are known), before `prepare`. */
-  requestStarted?(handler: RequestHandler<unknown>): void;
-  /**
-   * The response is complete (handed wholly to the kernel: right after `finish()` for most
-   * responses, else when the response closes), or the connection closed or was reset before it
-   * was (`handler.isAborted`). `handler.status`, `handler.route`, `handler.error` and
-   * `handler.startTime` tell the rest.
-   */
-  requestFinished?(handler: RequestHandler<unknown>): void;
-  /**
-   * A WebSocket handshake succeeded (its request has just finished with status 101), before `open`.
-   */
-  websocketOpened?(handler: WebSocketHandler<unknown>): void;
-  /** A WebSocket connection closed (`handler.closeCode`), after the handler's `onClose`. */
-  websocketClosed?(handler: WebSocketHandler<unknown>): void;
-}
-
 /** Application settings; every one is optional. */
-export interface ApplicationSettings {
-  /** Show error messages and stacks in error responses. Never in production. Default `false`. */
-  debug?: boolean;
-  /** Largest request body a handler gets, in bytes; more is a 413. Default 1 MiB. */
-  maxBodyBytes?: number;
-  /** Most `name=value` pairs parsed from a query string or form; more is a 400. Default 1000. */
-  maxParams?: number;
-  /**
-   * Trust `X-Forwarded-For`, `X-Real-IP` and `X-Forwarded-Proto` (Tornado's `xheaders`). Only
-   * behind a proxy that sets them. Default `false`.
-   */
-  trustProxy?: boolean;
+export interface ApplicationSettings extends HandlerSettings {
   /** Handler for paths no route matches. Default: 404 problem details for every method. */
   defaultHandler?: HandlerClass<unknown>;
   /** Options given to the default handler's `initialize`. */
   defaultHandlerOptions?: unknown;
   /** Where handlers log. Default: warnings and errors as JSON on stderr. */
   logger?: Logger;
-  /**
-   * Makes the request id of each request, sent as `X-Request-Id` and given to `handler.log`.
-   * Default: none.
-   */
-  requestId?: (request: IncomingMessage) => string;
-  /**
-   * The secret that signs cookies (`setSignedCookie`): a long random string, or secrets by key
-   * version (`{ 1: old, 2: new }`) to rotate keys. Default: none (signed cookies throw).
-   */
-  cookieSecret?: CookieSecret;
-  /** With secrets by version: the version new signatures use. */
-  cookieKeyVersion?: number;
-  /** Check an XSRF token on every request but GET, HEAD and OPTIONS. Default `false`. */
-  xsrfCookies?: boolean;
-  /** Attributes of the `_xsrf` cookie (`secure`, `sameSite`, …); `path` is `/` unless given. */
-  xsrfCookieOptions?: CookieOptions;
-  /** Where `@authenticated` GET and HEAD requests without a user go (with `?next=`). */
-  loginUrl?: string;
-  /** Limits on `multipart/form-data` bodies (parts, fields, files, sizes). */
-  multipart?: MultipartLimits;
-  /**
-   * Compress responses with gzip or brotli, as the client's `Accept-Encoding` allows: `true`, or
-   * options (`threshold`, default 1024 bytes; gzip `level`; `brotliQuality`). Default `false`.
-   */
-  compress?: boolean | CompressionOptions;
-  /**
-   * Give GET and HEAD 200 responses sent in one piece a weak `ETag` computed from the body, and
-   * answer 304 when `If-None-Match` matches. Default `false`.
-   */
-  etag?: boolean;
-  /** The directory whose files {@link Application.staticUrl} builds versioned URLs for. */
-  staticPath?: string;
-  /** The URL prefix {@link Application.staticUrl} puts before a file's path. Default `/static/`. */
-  staticUrlPrefix?: string;
-}
-
-/** Settings with every default filled in. */
-export interface ResolvedSettings {
-  readonly debug: boolean;
-  readonly maxBodyBytes: number;
-  readonly maxParams: number;
-  readonly trustProxy: boolean;
-  readonly requestId: ((request: IncomingMessage) => string) | undefined;
-  readonly cookieKeys: SigningKeys | undefined;
-  readonly xsrfCookies: boolean;
-  readonly xsrfCookieOptions: Readonly<CookieOptions>;
-  readonly loginUrl: string | undefined;
-  readonly multipart: Readonly<Required<MultipartLimits>>;
-  /** Compression options, or `null` when compression is off. */
-  readonly compress: ResolvedCompression | null;
-  readonly etag: boolean;
-  readonly staticPath: string | undefined;
-  readonly staticUrlPrefix: string;
 }
 
 /**
@@ -167,7 +74,7 @@ export class NotFoundHandler extends RequestHandler<unknown> {
  * const server = new HttpServer(app);
  * await server.listen(8080);
  */
-export class Application {
+export class Application implements HandlerHost {
   readonly settings: ResolvedSettings;
   readonly logger: Logger;
   /** @internal */
@@ -185,35 +92,12 @@ export class Application {
   private readonly staticUrls = new Map<string, string>();
   private readonly router = new Router<RouteTarget>();
   private readonly defaultTarget: RouteTarget;
-  private readonly abortable = new Set<RequestHandler<unknown>>();
+  private readonly abortable = new Set<Abortable>();
   private isDraining = false;
 
   constructor(routes: readonly RouteEntry[] = [], settings: ApplicationSettings = {}) {
-    const maxBodyBytes = settings.maxBodyBytes ?? 1024 * 1024;
-    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) {
-      throw new RangeError(`maxBodyBytes must be a non-negative integer, got ${maxBodyBytes}`);
-    }
-    this.settings = Object.freeze({
-      debug: settings.debug ?? false,
-      maxBodyBytes,
-      maxParams: settings.maxParams ?? 1000,
-      trustProxy: settings.trustProxy ?? false,
-      requestId: settings.requestId,
-      cookieKeys:
-        settings.cookieSecret === undefined
-          ? undefined
-          : signingKeys(settings.cookieSecret, settings.cookieKeyVersion),
-      xsrfCookies: settings.xsrfCookies ?? false,
-      xsrfCookieOptions: Object.freeze({ ...settings.xsrfCookieOptions }),
-      loginUrl: settings.loginUrl,
-      multipart: resolveMultipartLimits(settings.multipart),
-      compress: resolveCompression(settings.compress),
-      etag: settings.etag ?? false,
-      staticPath: settings.staticPath,
-      staticUrlPrefix: settings.staticUrlPrefix ?? '/static/',
-    });
+    this.settings = resolveSettings(settings);
     this.transformsOutput = this.settings.etag || this.settings.compress !== null;
-    serializeCookie(XSRF_COOKIE, '', this.settings.xsrfCookieOptions); // bad options fail here
     this.logger = settings.logger ?? stderrLogger;
     this.defaultTarget = {
       handler: settings.defaultHandler ?? NotFoundHandler,
@@ -274,7 +158,9 @@ export class Application {
     let result = this.staticUrls.get(path);
     if (result === undefined) {
       const root = this.settings.staticPath;
-      if (root === undefined) throw new Error('staticUrl() needs the staticPath setting');
+      if (root === undefined) {
+        throw withCode(new Error('staticUrl() needs the staticPath setting'), 'ERR_NO_STATIC_PATH');
+      }
       result = makeStaticUrl(root, this.settings.staticUrlPrefix, path);
       if (!this.settings.debug) this.staticUrls.set(path, result);
     }
@@ -304,7 +190,7 @@ export class Application {
     const path = q < 0 ? url : url.slice(0, q);
     const match = path.charCodeAt(0) === 47 ? this.router.match(path) : null;
     let target = match === null ? this.defaultTarget : match.route.target;
-    const takesUpgrade = match !== null && acceptsUpgrade(target.handler);
+    const takesUpgrade = match !== null && target.handler.prototype instanceof WebSocketHandler;
     if (hasRequestBody(req) || (match !== null && !takesUpgrade && isWebSocketUpgrade(req))) {
       target = { handler: UpgradeRefusedHandler, options: undefined };
     }
@@ -335,17 +221,17 @@ export class Application {
     }
     const observers = this.startObservers;
     if (observers !== null) this.notify(observers, handler, 'request observer failed');
-    handler.execute(target.options, match === null ? NO_ARGS : match.args);
+    execute(handler, target.options, match === null ? NO_ARGS : match.args);
   }
 
   /**
    * @internal Calls each observer with `subject`; one that throws is logged and does not stop the
    * others or the request.
    */
-  notify<S>(observers: readonly ((subject: S) => void)[], subject: S, what: string): void {
+  notify(observers: readonly ObserverCallback[], subject: unknown, what: string): void {
     for (let i = 0; i < observers.length; i++) {
       try {
-        (observers[i] as (subject: S) => void)(subject);
+        (observers[i] as (subject: unknown) => void)(subject);
       } catch (error) {
         this.logger.error({ err: error }, what);
       }
@@ -369,12 +255,12 @@ export class Application {
   }
 
   /** @internal */
-  trackAbortable(handler: RequestHandler<unknown>): void {
+  trackAbortable(handler: Abortable): void {
     this.abortable.add(handler);
   }
 
   /** @internal */
-  untrackAbortable(handler: RequestHandler<unknown>): void {
+  untrackAbortable(handler: Abortable): void {
     this.abortable.delete(handler);
   }
 }

@@ -21,7 +21,9 @@ export function parseUrlEncoded(text: string, maxParams: number): Arguments {
     if (end < 0) end = text.length;
     if (end > start) {
       if (++count > maxParams) {
-        throw new HttpError(400, `too many parameters (more than ${maxParams})`);
+        throw new HttpError(400, `too many parameters (more than ${maxParams})`, {
+          code: 'ERR_INVALID_ARGUMENTS',
+        });
       }
       const eq = text.indexOf('=', start);
       const hasValue = eq >= 0 && eq < end;
@@ -42,7 +44,9 @@ function decodeComponent(raw: string): string {
   try {
     return decodeURIComponent(spaced);
   } catch {
-    throw new HttpError(400, 'malformed percent-encoding in arguments');
+    throw new HttpError(400, 'malformed percent-encoding in arguments', {
+      code: 'ERR_INVALID_ARGUMENTS',
+    });
   }
 }
 

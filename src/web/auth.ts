@@ -1,6 +1,19 @@
-import { HttpError } from './errors.js';
-import type { RequestHandler } from './handler.js';
+import type { IncomingMessage } from 'node:http';
+import { HttpError, withCode } from './errors.js';
 import { isThenable } from './thenable.js';
+
+/**
+ * What the current-user helpers read and do: the user lookup, the request (for `?next=`) and, to
+ * refuse a request without a user, the `loginUrl` setting and a redirect. A `RequestHandler` is one.
+ */
+export interface AuthRequest {
+  readonly method: string;
+  readonly request: IncomingMessage;
+  readonly protocol: string;
+  readonly application: { readonly settings: { readonly loginUrl: string | undefined } };
+  getCurrentUser(): unknown;
+  redirect(url: string): void;
+}
 
 const kAuthenticated = Symbol('authenticated');
 
@@ -22,9 +35,7 @@ function settle(handler: object, lookup: PromiseLike<unknown>): Promise<unknown>
  * Resolves the request's current user once (a later call returns the same user), calling
  * `getCurrentUser`; `null` counts as no user and becomes `undefined`.
  */
-export async function resolveCurrentUser(
-  handler: RequestHandler<unknown, unknown>,
-): Promise<unknown> {
+export async function resolveCurrentUser(handler: AuthRequest): Promise<unknown> {
   const known = users.get(handler);
   if (known !== undefined) return known.value;
   const pending = lookups.get(handler);
@@ -40,7 +51,7 @@ export async function resolveCurrentUser(
  * when it is async, reading before the user was resolved throws (the lookup is started, so a
  * later `resolveCurrentUser` does not call `getCurrentUser` again).
  */
-export function currentUserOf(handler: RequestHandler<unknown, unknown>): unknown {
+export function currentUserOf(handler: AuthRequest): unknown {
   const known = users.get(handler);
   if (known !== undefined) return known.value;
   if (!lookups.has(handler)) {
@@ -51,13 +62,16 @@ export function currentUserOf(handler: RequestHandler<unknown, unknown>): unknow
     }
     settle(handler, user).catch(() => {}); // a failure reaches whoever awaits it later
   }
-  throw new Error(
-    'currentUser: getCurrentUser is async; await this.resolveCurrentUser() first (or use @authenticated)',
+  throw withCode(
+    new Error(
+      'currentUser: getCurrentUser is async; await this.resolveCurrentUser() first (or use @authenticated)',
+    ),
+    'ERR_USER_NOT_RESOLVED',
   );
 }
 
 /** Sets the request's current user (after a login in this request, say). */
-export function setCurrentUser(handler: RequestHandler<unknown, unknown>, user: unknown): void {
+export function setCurrentUser(handler: AuthRequest, user: unknown): void {
   users.set(handler, { value: user ?? undefined });
 }
 
@@ -67,7 +81,7 @@ export function isAuthenticated(method: unknown): boolean {
 }
 
 /** `loginUrl` with `next` set to the URL of this request (absolute when `loginUrl` is). */
-function loginRedirect(handler: RequestHandler<unknown, unknown>, loginUrl: string): string {
+function loginRedirect(handler: AuthRequest, loginUrl: string): string {
   const target = handler.request.url ?? '/';
   const next = /^[a-z][a-z0-9+.-]*:\/\//i.test(loginUrl)
     ? `${handler.protocol}://${handler.request.headers.host ?? ''}${target}`
@@ -80,7 +94,7 @@ function loginRedirect(handler: RequestHandler<unknown, unknown>, loginUrl: stri
  * redirected to the `loginUrl` setting with `?next=` (or answered 401 when it is not set), other
  * methods get a 403. Resolves to whether the request may go on.
  */
-export async function requireUser(handler: RequestHandler<unknown, unknown>): Promise<boolean> {
+export async function requireUser(handler: AuthRequest): Promise<boolean> {
   if ((await resolveCurrentUser(handler)) !== undefined) return true;
   if (handler.method === 'GET' || handler.method === 'HEAD') {
     const loginUrl = handler.application.settings.loginUrl;
@@ -107,12 +121,7 @@ export async function requireUser(handler: RequestHandler<unknown, unknown>): Pr
  * `?next=<this URL>` (401 when it is not set) and other methods are refused with 403, so neither
  * `prepare` nor the verb runs.
  */
-export function authenticated<
-  // biome-ignore lint/suspicious/noExplicitAny: any handler, whatever its options and user types
-  This extends RequestHandler<any, any>,
-  Args extends string[],
-  Return,
->(
+export function authenticated<This extends AuthRequest, Args extends string[], Return>(
   method: (this: This, ...args: Args) => Return,
   _context?: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Return>,
 ): (this: This, ...args: Args) => Promise<Awaited<Return> | undefined> {

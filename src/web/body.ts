@@ -86,7 +86,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
  * with `isUtf8` and decoding with `toString` costs about half of a fatal `TextDecoder`.)
  */
 export function decodeUtf8(body: Buffer): string {
-  if (!isUtf8(body)) throw new HttpError(400, 'request body is not valid UTF-8');
+  if (!isUtf8(body))
+    throw new HttpError(400, 'request body is not valid UTF-8', { code: 'ERR_INVALID_UTF8' });
   const text = body.toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
@@ -144,24 +145,32 @@ function nestedDeeperThan(body: Buffer, limit: number): boolean {
  */
 export function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
   if (!isJsonContentType(contentType)) {
-    throw new HttpError(415, 'expected a JSON body (Content-Type: application/json)');
+    throw new HttpError(415, 'expected a JSON body (Content-Type: application/json)', {
+      code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+    });
   }
   const charset = charsetOf(contentType);
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new HttpError(415, `unsupported charset ${charset}; JSON must be UTF-8`);
+    throw new HttpError(415, `unsupported charset ${charset}; JSON must be UTF-8`, {
+      code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+    });
   }
-  if (body.length === 0) throw new HttpError(400, 'empty JSON body');
+  if (body.length === 0) throw new HttpError(400, 'empty JSON body', { code: 'ERR_INVALID_JSON' });
   const text = decodeUtf8(body);
   if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
-    throw new HttpError(400, `JSON body nested deeper than ${MAX_JSON_DEPTH} levels`);
+    throw new HttpError(400, `JSON body nested deeper than ${MAX_JSON_DEPTH} levels`, {
+      code: 'ERR_INVALID_JSON',
+    });
   }
   try {
     return secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
   } catch (error) {
     const message = error instanceof Error ? error.message : 'malformed JSON';
     if (message.includes('prototype')) {
-      throw new HttpError(400, 'JSON body contains a forbidden key (__proto__ or constructor)');
+      throw new HttpError(400, 'JSON body contains a forbidden key (__proto__ or constructor)', {
+        code: 'ERR_INVALID_JSON',
+      });
     }
-    throw new HttpError(400, `malformed JSON body: ${message}`);
+    throw new HttpError(400, `malformed JSON body: ${message}`, { code: 'ERR_INVALID_JSON' });
   }
 }

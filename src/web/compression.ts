@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type BrotliCompress,
   brotliCompressSync,
@@ -9,7 +9,17 @@ import {
   gzipSync,
 } from 'node:zlib';
 import { RequestAborted } from './errors.js';
-import type { RequestHandler } from './handler.js';
+
+/**
+ * What compression reads and changes: the request's method and `Accept-Encoding`, the response,
+ * and the count of body bytes handed to the connection (compressed bytes, once compressing).
+ */
+export interface CompressionExchange {
+  readonly method: string;
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  bytesWritten: number;
+}
 
 /** The `compress` application setting, when given as an object. */
 export interface CompressionOptions {
@@ -179,7 +189,7 @@ function markCompressed(
  * its headers describe the identity body (with its `Content-Length`), plus that `Vary`.
  */
 export function compressBody(
-  handler: RequestHandler<unknown>,
+  handler: CompressionExchange,
   body: string | Buffer,
   options: ResolvedCompression,
 ): string | Buffer {
@@ -227,7 +237,7 @@ export class CompressedStream {
    * compressed.
    */
   static start(
-    handler: RequestHandler<unknown>,
+    handler: CompressionExchange,
     options: ResolvedCompression,
   ): CompressedStream | null {
     const res = handler.response;
@@ -244,7 +254,7 @@ export class CompressedStream {
   }
 
   private constructor(
-    handler: RequestHandler<unknown>,
+    handler: CompressionExchange,
     coding: ContentCoding,
     options: ResolvedCompression,
   ) {

@@ -1,3 +1,5 @@
+import { withCode } from './errors.js';
+
 /** The `SameSite` attribute of a cookie. */
 export type SameSite = 'Strict' | 'Lax' | 'None';
 
@@ -31,6 +33,10 @@ const DOMAIN =
   /^\.?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const EPOCH = 'Thu, 01 Jan 1970 00:00:00 GMT';
 
+function invalidCookie(message: string): TypeError {
+  return withCode(new TypeError(message), 'ERR_INVALID_COOKIE');
+}
+
 /** Whether `name` can be a cookie name (an RFC 7230 token), so it can be set or cleared. */
 export function isCookieName(name: string): boolean {
   return NAME.test(name);
@@ -38,6 +44,17 @@ export function isCookieName(name: string): boolean {
 
 /** Parsed request cookies: name → value, with no prototype. */
 export type Cookies = Readonly<Record<string, string>>;
+
+/**
+ * What the cookie add-ons (signing, XSRF) read and write: a request's cookies and a response's
+ * `Set-Cookie` headers. A `RequestHandler` is one.
+ */
+export interface CookieJar {
+  /** The value of a request cookie, as sent, or `undefined`. */
+  getCookie(name: string): string | undefined;
+  /** Adds a `Set-Cookie` header. */
+  setCookie(name: string, value: string, options?: CookieOptions): unknown;
+}
 
 /**
  * Parses a `Cookie` request header leniently: a pair without `=`, with an empty name, or otherwise
@@ -76,28 +93,28 @@ export function parseCookieHeader(header: string | undefined): Cookies {
  * browsers would reject.
  */
 export function serializeCookie(name: string, value: string, options: CookieOptions = {}): string {
-  if (!NAME.test(name)) throw new TypeError(`invalid cookie name ${JSON.stringify(name)}`);
+  if (!NAME.test(name)) throw invalidCookie(`invalid cookie name ${JSON.stringify(name)}`);
   if (!VALUE.test(value)) {
-    throw new TypeError(`invalid value for cookie ${name}: ${JSON.stringify(value)}`);
+    throw invalidCookie(`invalid value for cookie ${name}: ${JSON.stringify(value)}`);
   }
   const path = options.path ?? '/';
-  if (!PATH.test(path)) throw new TypeError(`invalid cookie path ${JSON.stringify(path)}`);
+  if (!PATH.test(path)) throw invalidCookie(`invalid cookie path ${JSON.stringify(path)}`);
   let header = `${name}=${value}; Path=${path}`;
   const { domain, expires, maxAge, sameSite } = options;
   if (domain !== undefined) {
     if (!DOMAIN.test(domain))
-      throw new TypeError(`invalid cookie domain ${JSON.stringify(domain)}`);
+      throw invalidCookie(`invalid cookie domain ${JSON.stringify(domain)}`);
     header += `; Domain=${domain}`;
   }
   if (expires !== undefined) {
     if (!(expires instanceof Date) || Number.isNaN(expires.getTime())) {
-      throw new TypeError(`invalid expiry date for cookie ${name}`);
+      throw invalidCookie(`invalid expiry date for cookie ${name}`);
     }
     header += `; Expires=${expires.toUTCString()}`;
   }
   if (maxAge !== undefined) {
     if (!Number.isSafeInteger(maxAge)) {
-      throw new TypeError(`cookie maxAge must be an integer number of seconds, got ${maxAge}`);
+      throw invalidCookie(`cookie maxAge must be an integer number of seconds, got ${maxAge}`);
     }
     header += `; Max-Age=${maxAge}`;
   }
@@ -105,17 +122,17 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
   if (options.secure === true) header += '; Secure';
   if (sameSite !== undefined) {
     if (sameSite !== 'Strict' && sameSite !== 'Lax' && sameSite !== 'None') {
-      throw new TypeError(`invalid SameSite ${JSON.stringify(sameSite)}`);
+      throw invalidCookie(`invalid SameSite ${JSON.stringify(sameSite)}`);
     }
     if (sameSite === 'None' && options.secure !== true) {
-      throw new TypeError(`cookie ${name}: SameSite=None requires secure: true`);
+      throw invalidCookie(`cookie ${name}: SameSite=None requires secure: true`);
     }
     header += `; SameSite=${sameSite}`;
   }
   if (name.startsWith('__Secure-') || name.startsWith('__Host-')) {
-    if (options.secure !== true) throw new TypeError(`cookie ${name} requires secure: true`);
+    if (options.secure !== true) throw invalidCookie(`cookie ${name} requires secure: true`);
     if (name.startsWith('__Host-') && (domain !== undefined || path !== '/')) {
-      throw new TypeError(`cookie ${name} must have path '/' and no domain`);
+      throw invalidCookie(`cookie ${name} must have path '/' and no domain`);
     }
   }
   return header;

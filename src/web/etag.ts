@@ -1,6 +1,12 @@
 import { hash } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
-import type { RequestHandler } from './handler.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** What the automatic ETag reads and changes: the request's method and headers, the response. */
+export interface EtagExchange {
+  readonly method: string;
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+}
 
 /**
  * The weak ETag of a body: `W/"<SHA-1 of the bytes, base64url>"`.
@@ -82,10 +88,7 @@ const EMPTY = Buffer.alloc(0);
  * used as it is) and, when the request's `If-None-Match` matches, turns the response into a 304
  * and returns an empty body.
  */
-export function applyAutoEtag(
-  handler: RequestHandler<unknown>,
-  body: string | Buffer,
-): string | Buffer {
+export function applyAutoEtag(handler: EtagExchange, body: string | Buffer): string | Buffer {
   const res = handler.response;
   if (res.statusCode !== 200) return body;
   const method = handler.method;

@@ -1,5 +1,17 @@
-import { RequestAborted } from './errors.js';
-import type { RequestHandler } from './handler.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RequestAborted, withCode } from './errors.js';
+
+/** What an {@link EventStream} drives: a handler's request, response, signal and output methods. */
+export interface EventStreamTarget {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly signal: AbortSignal;
+  readonly isFinished: boolean;
+  setHeader(name: string, value: string): unknown;
+  write(chunk: string): unknown;
+  flush(): Promise<void>;
+  finish(): void;
+}
 
 /** One server-sent event. */
 export interface ServerSentEvent {
@@ -13,7 +25,7 @@ export interface ServerSentEvent {
   retry?: number;
 }
 
-/** Options of {@link RequestHandler.eventStream}. */
+/** Options of a handler's `eventStream()`. */
 export interface EventStreamOptions {
   /** Send a comment line this often so proxies do not close an idle stream; `0`: never. Default 15 000. */
   heartbeatMs?: number;
@@ -32,13 +44,13 @@ const BAD_ID = /[\r\n\0]/;
 export class EventStream {
   /** The client's `Last-Event-ID` header: the id of the last event it saw before reconnecting. */
   readonly lastEventId: string | undefined;
-  private readonly handler: RequestHandler<unknown, unknown>;
+  private readonly handler: EventStreamTarget;
   private readonly signal: AbortSignal;
   private timer: NodeJS.Timeout | null;
   private ended: boolean;
 
   /** @internal Use `this.eventStream()` in a handler. */
-  constructor(handler: RequestHandler<unknown, unknown>, options: EventStreamOptions = {}) {
+  constructor(handler: EventStreamTarget, options: EventStreamOptions = {}) {
     const heartbeatMs = options.heartbeatMs ?? 15_000;
     if (!Number.isFinite(heartbeatMs) || heartbeatMs < 0) {
       throw new RangeError(`heartbeatMs must be a non-negative number, got ${heartbeatMs}`);
@@ -79,21 +91,33 @@ export class EventStream {
   send(message: ServerSentEvent): Promise<void> {
     let frame = '';
     if (message.id !== undefined) {
-      if (BAD_ID.test(message.id)) throw new TypeError('event id contains CR, LF or NUL');
+      if (BAD_ID.test(message.id)) {
+        throw withCode(new TypeError('event id contains CR, LF or NUL'), 'ERR_INVALID_EVENT');
+      }
       frame += `id: ${message.id}\n`;
     }
     if (message.event !== undefined) {
-      if (BAD_FIELD.test(message.event)) throw new TypeError('event type contains CR or LF');
+      if (BAD_FIELD.test(message.event)) {
+        throw withCode(new TypeError('event type contains CR or LF'), 'ERR_INVALID_EVENT');
+      }
       frame += `event: ${message.event}\n`;
     }
     if (message.retry !== undefined) {
       if (!Number.isSafeInteger(message.retry) || message.retry < 0) {
-        throw new RangeError(`retry must be a non-negative integer, got ${message.retry}`);
+        throw withCode(
+          new RangeError(`retry must be a non-negative integer, got ${message.retry}`),
+          'ERR_INVALID_EVENT',
+        );
       }
       frame += `retry: ${message.retry}\n`;
     }
     const data = typeof message.data === 'string' ? message.data : JSON.stringify(message.data);
-    if (data === undefined) throw new TypeError('event data cannot be encoded as JSON');
+    if (data === undefined) {
+      throw withCode(
+        new TypeError('event data cannot be encoded as JSON'),
+        'ERR_NOT_JSON_ENCODABLE',
+      );
+    }
     for (const line of data.split(LINE_BREAK)) frame += `data: ${line}\n`;
     return this.out(`${frame}\n`);
   }
@@ -116,7 +140,9 @@ export class EventStream {
     if (this.ended) {
       const reason: unknown = this.signal.reason;
       return Promise.reject(
-        reason instanceof RequestAborted ? reason : new Error('the event stream is closed'),
+        reason instanceof RequestAborted
+          ? reason
+          : withCode(new Error('the event stream is closed'), 'ERR_EVENT_STREAM_CLOSED'),
       );
     }
     this.handler.write(frame);

@@ -2,8 +2,6 @@ export {
   Application,
   type ApplicationSettings,
   NotFoundHandler,
-  type RequestObserver,
-  type ResolvedSettings,
   type RouteEntry,
   type RouteSpec,
   url,
@@ -31,6 +29,9 @@ export {
 } from './cookies.js';
 export {
   type AbortCause,
+  type CodedError,
+  ERROR_CODES,
+  type ErrorCode,
   Finish,
   HttpError,
   type HttpErrorOptions,
@@ -39,6 +40,7 @@ export {
   problemFor,
   RequestAborted,
   statusTitle,
+  WebSocketClosedError,
 } from './errors.js';
 export { bodyEtag, etagMatches } from './etag.js';
 export { EventStream, type EventStreamOptions, type ServerSentEvent } from './event-stream.js';
@@ -49,6 +51,7 @@ export {
   RequestHandler,
   type RouteTarget,
 } from './handler.js';
+export type { HandlerHost } from './handler-host.js';
 export {
   ErrorHandler,
   type ErrorHandlerOptions,
@@ -66,8 +69,10 @@ export {
   parseMultipart,
   type UploadedFile,
 } from './multipart.js';
+export type { RequestObserver } from './observers.js';
 export { type CompiledRoute, type RouteMatch, Router } from './routing.js';
 export { type CloseResult, HttpServer, type ServerOptions } from './server.js';
+export type { ResolvedSettings } from './settings.js';
 export {
   type CookieSecret,
   createSignedValue,
@@ -85,10 +90,6 @@ export {
 } from './static-files.js';
 export { streamBody } from './streaming-body.js';
 export { serve, type TestServer } from './testing.js';
-export {
-  DEFAULT_MAX_MESSAGE_SIZE,
-  isWebSocketUpgrade,
-  WebSocketClosedError,
-  WebSocketHandler,
-} from './websocket.js';
+export { DEFAULT_MAX_MESSAGE_SIZE, WebSocketHandler } from './websocket/handler.js';
+export { isWebSocketUpgrade } from './websocket/upgrade.js';
 export { XSRF_COOKIE } from './xsrf.js';

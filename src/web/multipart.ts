@@ -92,7 +92,11 @@ export function parseMultipart(
       },
     });
   } catch (error) {
-    return Promise.reject(new HttpError(400, `bad multipart body: ${messageOf(error)}`));
+    return Promise.reject(
+      new HttpError(400, `bad multipart body: ${messageOf(error)}`, {
+        code: 'ERR_INVALID_MULTIPART',
+      }),
+    );
   }
   const fields: Arguments = Object.create(null);
   const files: Files = Object.create(null);
@@ -102,9 +106,16 @@ export function parseMultipart(
   };
   return new Promise<MultipartForm>((resolve, reject) => {
     parser.on('field', (name, value, info) => {
-      if (info.nameTruncated) fail(new HttpError(400, 'multipart field name too long'));
+      if (info.nameTruncated)
+        fail(
+          new HttpError(400, 'multipart field name too long', { code: 'ERR_INVALID_MULTIPART' }),
+        );
       if (info.valueTruncated) {
-        fail(new HttpError(413, `field ${name} is longer than ${limits.maxFieldBytes} bytes`));
+        fail(
+          new HttpError(413, `field ${name} is longer than ${limits.maxFieldBytes} bytes`, {
+            code: 'ERR_BODY_TOO_LARGE',
+          }),
+        );
       }
       const values = fields[name];
       if (values === undefined) fields[name] = [value];
@@ -114,7 +125,11 @@ export function parseMultipart(
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => {
-        fail(new HttpError(413, `file ${name} is larger than ${limits.maxFileBytes} bytes`));
+        fail(
+          new HttpError(413, `file ${name} is larger than ${limits.maxFileBytes} bytes`, {
+            code: 'ERR_BODY_TOO_LARGE',
+          }),
+        );
       });
       stream.on('error', (error) => fail(badBody(error)));
       stream.on('end', () => {
@@ -141,11 +156,16 @@ export function parseMultipart(
 }
 
 function tooMany(what: string, limit: number): HttpError {
-  return new HttpError(400, `multipart body has more than ${limit} ${what}`);
+  return new HttpError(400, `multipart body has more than ${limit} ${what}`, {
+    code: 'ERR_INVALID_MULTIPART',
+  });
 }
 
 function badBody(error: unknown): HttpError {
-  return new HttpError(400, `bad multipart body: ${messageOf(error)}`, { cause: error });
+  return new HttpError(400, `bad multipart body: ${messageOf(error)}`, {
+    cause: error,
+    code: 'ERR_INVALID_MULTIPART',
+  });
 }
 
 function messageOf(error: unknown): string {

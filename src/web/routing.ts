@@ -15,7 +15,21 @@
  * decoded by the caller. The first route in table order that matches wins. Static paths are a map
  * lookup; templates share a segment trie; only regular expressions are tried one by one, and only
  * those that come before the best match found so far.
+ *
+ * This file holds the lookup (the hot path); `route-patterns.ts` takes patterns apart when routes
+ * are added, and `route-reverse.ts` builds paths back from them.
  */
+
+import { withCode } from './errors.js';
+import {
+  captureGroupNames,
+  hasTopLevelAlternation,
+  literalPrefixOfRegex,
+  literalPrefixOfTemplate,
+  parseSegments,
+  templateToRegexSource,
+} from './route-patterns.js';
+import { type Reverser, regexReverser, templateReverser } from './route-reverse.js';
 
 /** A route as compiled by the {@link Router}. */
 export interface CompiledRoute<T> {
@@ -39,10 +53,6 @@ export interface RouteMatch<T> {
 }
 
 const NO_ARGS: readonly string[] = Object.freeze([]);
-const PARAM_NAME = /^[A-Za-z_$][\w$]*$/;
-const NON_ASCII = /[^\x20-\x7e]/;
-
-type Reverser = (args: readonly (string | number)[]) => string;
 
 interface RouteRecord<T> extends CompiledRoute<T> {
   readonly reverse: Reverser;
@@ -70,11 +80,6 @@ interface StaticEntry<T> {
   /** An earlier dynamic route also matches this path, so the map alone cannot answer. */
   readonly shadowed: boolean;
 }
-
-type Segment =
-  | { kind: 'literal'; text: string }
-  | { kind: 'param'; name: string }
-  | { kind: 'rest'; name: string };
 
 /**
  * An ordered route table. Generic over the target so that it can be tested, benchmarked and reused
@@ -137,7 +142,9 @@ export class Router<T> {
    */
   reverse(name: string, ...args: (string | number)[]): string {
     const route = this.named.get(name);
-    if (route === undefined) throw new Error(`no route named ${JSON.stringify(name)}`);
+    if (route === undefined) {
+      throw withCode(new Error(`no route named ${JSON.stringify(name)}`), 'ERR_UNKNOWN_ROUTE');
+    }
     return route.reverse(args);
   }
 
@@ -288,254 +295,4 @@ export class Router<T> {
     this.regexes.push({ route, regex: anchored, prefix, named: false });
     return route;
   }
-}
-
-/** Splits a template into trie segments, or `null` when it needs a regular expression. */
-function parseSegments(template: string, raw: string[]): Segment[] | null {
-  const segments: Segment[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    const text = raw[i] as string;
-    if (!text.includes('{') && !text.includes('}')) {
-      segments.push({ kind: 'literal', text: encodeLiteral(text) });
-      continue;
-    }
-    const whole = /^\{([^{}:*]+)(\*?)\}$/.exec(text);
-    if (whole === null) return null;
-    const name = whole[1] as string;
-    checkParamName(template, name);
-    if (whole[2] === '*') {
-      if (i !== raw.length - 1) {
-        throw new Error(`"{${name}*}" must be the last segment of ${JSON.stringify(template)}`);
-      }
-      segments.push({ kind: 'rest', name });
-    } else {
-      segments.push({ kind: 'param', name });
-    }
-  }
-  return segments;
-}
-
-function checkParamName(template: string, name: string): void {
-  if (!PARAM_NAME.test(name)) {
-    throw new Error(`bad parameter name ${JSON.stringify(name)} in ${JSON.stringify(template)}`);
-  }
-}
-
-function encodeLiteral(text: string): string {
-  return NON_ASCII.test(text) ? encodeURI(text) : text;
-}
-
-type TemplatePart = { literal: string } | { name: string; expr: string; rest: boolean };
-
-/** Splits a template into literal text and `{name}`, `{name*}`, `{name:expr}` parameters. */
-function parseTemplateParts(template: string): TemplatePart[] {
-  const parts: TemplatePart[] = [];
-  let literal = '';
-  let i = 0;
-  while (i < template.length) {
-    const c = template[i] as string;
-    if (c === '}') throw new Error(`unbalanced "}" in route template ${JSON.stringify(template)}`);
-    if (c !== '{') {
-      literal += c;
-      i++;
-      continue;
-    }
-    let depth = 1;
-    let j = i + 1;
-    while (j < template.length && depth > 0) {
-      const d = template[j];
-      if (d === '\\') j++;
-      else if (d === '{') depth++;
-      else if (d === '}') depth--;
-      j++;
-    }
-    if (depth !== 0)
-      throw new Error(`unbalanced "{" in route template ${JSON.stringify(template)}`);
-    const inner = template.slice(i + 1, j - 1);
-    const colon = inner.indexOf(':');
-    let name = colon < 0 ? inner : inner.slice(0, colon);
-    let expr = colon < 0 ? '[^/]+' : inner.slice(colon + 1);
-    let rest = false;
-    if (colon < 0 && name.endsWith('*')) {
-      name = name.slice(0, -1);
-      expr = '.*';
-      rest = true;
-    }
-    checkParamName(template, name);
-    if (literal !== '') parts.push({ literal });
-    literal = '';
-    parts.push({ name, expr, rest });
-    i = j;
-  }
-  if (literal !== '') parts.push({ literal });
-  return parts;
-}
-
-function templateToRegexSource(template: string): { source: string; names: string[] } {
-  const names: string[] = [];
-  let source = '';
-  for (const part of parseTemplateParts(template)) {
-    if ('literal' in part) {
-      source += escapeRegex(encodeLiteral(part.literal));
-    } else {
-      if (names.includes(part.name)) {
-        throw new Error(`duplicate parameter ${part.name} in ${JSON.stringify(template)}`);
-      }
-      names.push(part.name);
-      source += `(?<${part.name}>${part.expr})`;
-    }
-  }
-  return { source, names };
-}
-
-function literalPrefixOfTemplate(template: string): string {
-  const brace = template.indexOf('{');
-  return encodeLiteral(brace < 0 ? template : template.slice(0, brace));
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-}
-
-function templateReverser(template: string): Reverser {
-  const parts = parseTemplateParts(template);
-  const params = parts.filter((p) => !('literal' in p)).length;
-  return (args) => {
-    if (args.length !== params) {
-      throw new Error(`route ${template} takes ${params} argument(s), got ${args.length}`);
-    }
-    let out = '';
-    let k = 0;
-    for (const part of parts) {
-      if ('literal' in part) {
-        out += encodeLiteral(part.literal);
-        continue;
-      }
-      const value = String(args[k++]);
-      out += part.rest
-        ? value.split('/').map(encodeURIComponent).join('/')
-        : encodeURIComponent(value);
-    }
-    return out;
-  };
-}
-
-/** Names of a regular expression's capture groups, in order ('' for unnamed ones). */
-function captureGroupNames(source: string): string[] {
-  const names: string[] = [];
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') {
-      i++;
-    } else if (inClass) {
-      if (c === ']') inClass = false;
-    } else if (c === '[') {
-      inClass = true;
-    } else if (c === '(') {
-      if (source[i + 1] !== '?') {
-        names.push('');
-      } else if (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
-        const close = source.indexOf('>', i);
-        names.push(source.slice(i + 3, close));
-      }
-    }
-  }
-  return names;
-}
-
-/** Whether a `|` outside any group or class splits the whole expression into alternatives. */
-function hasTopLevelAlternation(source: string): boolean {
-  let depth = 0;
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') i++;
-    else if (inClass) inClass = c !== ']';
-    else if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) return true;
-  }
-  return false;
-}
-
-/** The literal text a regular expression (without its `^`) must start with. */
-function literalPrefixOfRegex(source: string): string {
-  let prefix = '';
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i] as string;
-    if (c === '\\') {
-      const next = source[i + 1];
-      if (next === undefined || /[A-Za-z0-9]/.test(next)) break;
-      prefix += next;
-      i++;
-      continue;
-    }
-    if ('^$.*+?()[]{}|'.includes(c)) {
-      // A quantifier makes the previous character optional or repeated: drop it from the prefix.
-      if ('*+?{'.includes(c)) prefix = prefix.slice(0, -1);
-      break;
-    }
-    prefix += c;
-  }
-  return prefix;
-}
-
-/**
- * Inverts a regular expression whose capture groups sit between literal text only (Tornado's
- * rule): each group is replaced by one argument.
- */
-function regexReverser(original: string): Reverser {
-  let source = original;
-  if (source.startsWith('^')) source = source.slice(1);
-  if (source.endsWith('$') && !source.endsWith('\\$')) source = source.slice(0, -1);
-  const pieces: string[] = [''];
-  let reversible = true;
-  for (let i = 0; i < source.length && reversible; i++) {
-    const c = source[i] as string;
-    if (c === '\\') {
-      const next = source[i + 1];
-      if (next === undefined || /[A-Za-z0-9]/.test(next)) reversible = false;
-      else pieces[pieces.length - 1] += next;
-      i++;
-    } else if (c === '(') {
-      let depth = 1;
-      let j = i + 1;
-      let inClass = false;
-      while (j < source.length && depth > 0) {
-        const d = source[j];
-        if (d === '\\') j++;
-        else if (inClass) inClass = d !== ']';
-        else if (d === '[') inClass = true;
-        else if (d === '(') depth++;
-        else if (d === ')') depth--;
-        j++;
-      }
-      const after = source[j];
-      const quantified = after !== undefined && '*+?{'.includes(after);
-      const lookbehind = source[i + 2] === '<' && (source[i + 3] === '=' || source[i + 3] === '!');
-      const special = source[i + 1] === '?' && (source[i + 2] !== '<' || lookbehind);
-      if (depth !== 0 || special || quantified) reversible = false;
-      pieces.push('');
-      i = j - 1;
-    } else if ('^$.*+?[]{}|)'.includes(c)) {
-      reversible = false;
-    } else {
-      pieces[pieces.length - 1] += c;
-    }
-  }
-  return (args) => {
-    if (!reversible) throw new Error(`route /${original}/ is too complex to reverse`);
-    if (args.length !== pieces.length - 1) {
-      throw new Error(
-        `route /${original}/ takes ${pieces.length - 1} argument(s), got ${args.length}`,
-      );
-    }
-    let out = pieces[0] as string;
-    for (let k = 1; k < pieces.length; k++) {
-      out += encodeURIComponent(String(args[k - 1])) + pieces[k];
-    }
-    return out;
-  };
 }

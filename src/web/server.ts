@@ -9,7 +9,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Application } from './application.js';
-import { upgradeResponse } from './websocket.js';
+import { upgradeResponse } from './websocket/upgrade.js';
 
 /** Timeouts and limits of the node:http server. */
 export interface ServerOptions {

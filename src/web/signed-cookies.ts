@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { CookieOptions } from './cookies.js';
-import type { RequestHandler } from './handler.js';
+import type { CookieJar, CookieOptions } from './cookies.js';
+import { withCode } from './errors.js';
 
 /**
  * The application's `cookieSecret` setting: one secret, or several by key version so that keys
@@ -127,34 +127,41 @@ export function decodeSignedValue(
   return Buffer.from(encoded, 'base64url').toString('utf8');
 }
 
-function keysOf(handler: RequestHandler<unknown, unknown>): SigningKeys {
-  const keys = handler.application.settings.cookieKeys;
+function keysOf(keys: SigningKeys | undefined): SigningKeys {
   if (keys === undefined) {
-    throw new Error('signed cookies need the cookieSecret application setting');
+    throw withCode(
+      new Error('signed cookies need the cookieSecret application setting'),
+      'ERR_NO_COOKIE_SECRET',
+    );
   }
   return keys;
 }
 
-/** `handler.getSignedCookie`: the verified value of a signed cookie, or `undefined`. */
+/**
+ * `handler.getSignedCookie`: the verified value of a signed cookie, or `undefined`. `keys` is the
+ * application's `cookieKeys` setting; without it, this throws.
+ */
 export function readSignedCookie(
-  handler: RequestHandler<unknown, unknown>,
+  jar: Pick<CookieJar, 'getCookie'>,
+  keys: SigningKeys | undefined,
   name: string,
   options: GetSignedCookieOptions = {},
 ): string | undefined {
-  const keys = keysOf(handler);
-  return decodeSignedValue(keys, name, handler.getCookie(name), options.maxAgeDays);
+  return decodeSignedValue(keysOf(keys), name, jar.getCookie(name), options.maxAgeDays);
 }
 
 /** `handler.setSignedCookie`: signs `value` and sets it as the cookie `name`. */
 export function writeSignedCookie(
-  handler: RequestHandler<unknown, unknown>,
+  jar: CookieJar,
+  keys: SigningKeys | undefined,
   name: string,
   value: string,
   options: SignedCookieOptions = {},
 ): void {
+  const signing = keysOf(keys);
   const { expiresDays = 30, ...cookie } = options;
   if (expiresDays !== null && cookie.expires === undefined) {
     cookie.expires = new Date(Date.now() + expiresDays * DAY_SECONDS * 1000);
   }
-  handler.setCookie(name, createSignedValue(keysOf(handler), name, value), cookie);
+  jar.setCookie(name, createSignedValue(signing, name, value), cookie);
 }

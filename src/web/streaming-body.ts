@@ -94,7 +94,11 @@ export function streamBody(
 export function refusal(req: IncomingMessage, maxBytes: number): Promise<Buffer> | null {
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-    return Promise.reject(new HttpError(415, `unsupported Content-Encoding: ${encoding}`));
+    return Promise.reject(
+      new HttpError(415, `unsupported Content-Encoding: ${encoding}`, {
+        code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+      }),
+    );
   }
   const length = req.headers['content-length'];
   if (length !== undefined && Number(length) > maxBytes) {
@@ -109,5 +113,7 @@ const EMPTY = Buffer.alloc(0);
 
 /** @internal */
 export function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, `request body larger than ${maxBytes} bytes`);
+  return new HttpError(413, `request body larger than ${maxBytes} bytes`, {
+    code: 'ERR_BODY_TOO_LARGE',
+  });
 }

@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CookieJar, CookieOptions } from './cookies.js';
 import { HttpError } from './errors.js';
-import type { RequestHandler } from './handler.js';
 
 /** The cookie (and form field) that carries the XSRF token. */
 export const XSRF_COOKIE = '_xsrf';
@@ -14,6 +15,14 @@ const MASKED = /^2\|([0-9a-f]{32})\|([0-9a-f]{32})\|(\d{1,12})$/;
 interface RawToken {
   readonly token: Buffer;
   readonly timestamp: number;
+}
+
+/** What {@link checkXsrf} reads: the request's method, headers, form body and cookies. */
+export interface XsrfRequest extends CookieJar {
+  readonly method: string;
+  readonly request: { readonly headers: IncomingHttpHeaders };
+  /** Every value of a form body argument (urlencoded or multipart). */
+  getBodyArguments(name: string): string[];
 }
 
 /** Whether a request with this method is checked when the `xsrfCookies` setting is on. */
@@ -49,15 +58,12 @@ function unmask(value: string | undefined): RawToken | undefined {
  * when there is no valid one, a new token is made and the cookie is set (with the application's
  * `xsrfCookieOptions`; not `HttpOnly`, since scripts read it to send the `X-XSRFToken` header).
  */
-export function issueXsrfToken(handler: RequestHandler<unknown, unknown>): string {
-  const existing = unmask(handler.getCookie(XSRF_COOKIE));
+export function issueXsrfToken(jar: CookieJar, cookieOptions: Readonly<CookieOptions>): string {
+  const existing = unmask(jar.getCookie(XSRF_COOKIE));
   if (existing !== undefined) return mask(existing);
   const fresh = { token: randomBytes(TOKEN_BYTES), timestamp: Math.floor(Date.now() / 1000) };
   const value = mask(fresh);
-  handler.setCookie(XSRF_COOKIE, value, {
-    path: '/',
-    ...handler.application.settings.xsrfCookieOptions,
-  });
+  jar.setCookie(XSRF_COOKIE, value, { path: '/', ...cookieOptions });
   return value;
 }
 
@@ -67,7 +73,7 @@ export function issueXsrfToken(handler: RequestHandler<unknown, unknown>): strin
  * Throws a 403 {@link HttpError} otherwise. Tokens in the query string are not accepted: URLs
  * end up in logs and `Referer` headers.
  */
-export function checkXsrf(handler: RequestHandler<unknown, unknown>): void {
+export function checkXsrf(handler: XsrfRequest): void {
   const headers = handler.request.headers;
   const header = headers['x-xsrftoken'] ?? headers['x-csrftoken'];
   const submitted =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Router } from './routing.js';
+import { Router } from '../../src/web/routing.js';
 
 /** Builds a router whose targets are the given labels, in order. */
 function table(routes: readonly (readonly [string | RegExp, string, string?])[]): Router<string> {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseCookieHeader, serializeCookie, serializeExpiredCookie } from './cookies.js';
+import {
+  parseCookieHeader,
+  serializeCookie,
+  serializeExpiredCookie,
+} from '../../src/web/cookies.js';
 
 describe('parseCookieHeader', () => {
   it('reads name=value pairs, trimming spaces and surrounding quotes', () => {

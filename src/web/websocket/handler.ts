@@ -1,152 +1,23 @@
-/**
- * WebSockets on the `ws` package, after Tornado's `WebSocketHandler`: a route whose handler extends
- * {@link WebSocketHandler} accepts the upgrade; the handler lives as long as the connection.
- */
-import type { IncomingMessage } from 'node:http';
-import { ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { WebSocket, WebSocketServer } from 'ws';
-import { HttpError, RequestAborted } from './errors.js';
-import { type Chunk, RequestHandler } from './handler.js';
-import { isThenable } from './thenable.js';
+import type { WebSocket } from 'ws';
+import { HttpError, RequestAborted, WebSocketClosedError, withCode } from '../errors.js';
+import { type Chunk, RequestHandler } from '../handler.js';
+import { isThenable } from '../thenable.js';
+import { Heartbeat } from './heartbeat.js';
+import { OPEN, sendMessage } from './send.js';
+import {
+  acceptWebSocket,
+  checkHandshake,
+  chooseSubprotocol,
+  closeCodeFor,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  sameOrigin,
+} from './upgrade.js';
 
-/** Tornado's default largest message: 10 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024;
-
-/** How long a close handshake may take before the socket is destroyed (Tornado's 5 s). */
-const CLOSE_TIMEOUT_MS = 5_000;
-
-/** RFC 6455 §4.1: 16 random bytes, base64. */
-const KEY = /^[+/0-9A-Za-z]{22}==$/;
-/** RFC 9110 §5.6.2 token (what a subprotocol name must be). */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Handshake headers that `ws` writes itself, or that make no sense on a 101. */
-const NOT_COPIED = new Set([
-  'connection',
-  'content-length',
-  'content-type',
-  'sec-websocket-accept',
-  'sec-websocket-extensions',
-  'sec-websocket-protocol',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-/** Raised (as a rejection) by {@link WebSocketHandler.writeMessage} once the connection is closed. */
-export class WebSocketClosedError extends Error {
-  override readonly name = 'WebSocketClosedError';
-  constructor(message = 'the WebSocket is closed', options?: ErrorOptions) {
-    super(message, options);
-  }
-}
-
-/** The close codes `ws` sends for its protocol errors (RFC 6455 §7.4.1); others are 1002. */
-const PROTOCOL_ERROR_CODES: Readonly<Record<string, number>> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
-  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
-  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
-  WS_ERR_INVALID_UTF8: 1007,
-};
-
-/** The head bytes that came with each upgrade request: set for upgrades, absent otherwise. */
-const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
-/** Handlers in the middle of `handleUpgrade`, for the `headers` and protocol hooks of `ws`. */
-const handshaking = new WeakMap<IncomingMessage, WebSocketHandler<unknown>>();
-/** One `ws` server per message size limit (its `maxPayload` is per server). */
-const servers = new Map<number, WebSocketServer>();
-
-function noop(): void {}
-
-/** `WebSocket.OPEN`, without loading `ws` to read it. */
-const OPEN = 1;
+export { DEFAULT_MAX_MESSAGE_SIZE } from './upgrade.js';
 
 /**
- * `ws`'s server class, loaded on the first upgrade: `ws` (and the node:https, node:tls it pulls in)
- * is several MiB of resident memory that a service without WebSocket traffic never needs.
- */
-let WebSocketServerClass: typeof WebSocketServer | undefined;
-
-function loadWebSocketServer(): typeof WebSocketServer {
-  WebSocketServerClass ??= (createRequire(import.meta.url)('ws') as typeof import('ws'))
-    .WebSocketServer;
-  return WebSocketServerClass;
-}
-
-function wsServerFor(maxPayload: number): WebSocketServer {
-  let wss = servers.get(maxPayload);
-  if (wss === undefined) {
-    const options = {
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false,
-      maxPayload,
-      closeTimeout: CLOSE_TIMEOUT_MS,
-      handleProtocols: (_offered: Set<string>, req: IncomingMessage) =>
-        handshaking.get(req)?.selectedSubprotocol ?? false,
-    };
-    wss = new (loadWebSocketServer())(options);
-    wss.on('headers', (headers: string[], req: IncomingMessage) => {
-      const handler = handshaking.get(req);
-      if (handler !== undefined) headers.push(...handshakeHeaders(handler.response));
-    });
-    servers.set(maxPayload, wss);
-  }
-  return wss;
-}
-
-/** The headers a handler set before the handshake (request id, cookies...), as header lines. */
-function handshakeHeaders(res: ServerResponse): string[] {
-  const lines: string[] = [];
-  for (const name of res.getHeaderNames()) {
-    if (NOT_COPIED.has(name)) continue;
-    const value = res.getHeader(name);
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${one}`);
-  }
-  return lines;
-}
-
-/** Whether the request asks to upgrade to the WebSocket protocol. */
-export function isWebSocketUpgrade(req: IncomingMessage): boolean {
-  const upgrade = req.headers.upgrade;
-  return typeof upgrade === 'string' && upgrade.trim().toLowerCase() === 'websocket';
-}
-
-/**
- * @internal A response written straight to an upgrade request's socket (node:http hands upgrades
- * over without one), so that a refused upgrade gets an ordinary HTTP answer from the handler's
- * machinery. The connection closes after it.
- */
-export function upgradeResponse(
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-): ServerResponse {
-  // node:http removed its own error listener when it handed the socket over.
-  socket.on('error', () => socket.destroy());
-  upgradeHeads.set(req, head);
-  const res = new ServerResponse(req);
-  res.shouldKeepAlive = false;
-  res.assignSocket(socket as Socket);
-  res.once('finish', () => (socket as Socket).destroySoon());
-  return res;
-}
-
-/**
- * @internal Answers an upgrade to a route whose handler is not a {@link WebSocketHandler} (or one
- * with a request body, which an upgraded connection cannot carry): 400.
- */
-export class UpgradeRefusedHandler extends RequestHandler<unknown> {
-  override initialize(_options: unknown): void {
-    throw new HttpError(400, `${this.path} does not accept this upgrade`);
-  }
-}
-
-/**
- * Base class for WebSocket handlers, after Tornado's `WebSocketHandler`. Route it like any handler;
- * a new instance serves each connection:
+ * Base class for WebSocket handlers (on the `ws` package), after Tornado's `WebSocketHandler`.
+ * Route it like any handler; a new instance serves each connection, as long as it lives:
  *
  * 1. the request goes through the usual steps: `setDefaultHeaders`, {@link initialize} (route
  *    options), {@link prepare} (may be async, may refuse with an `HttpError`). Path, query
@@ -198,34 +69,42 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   #failed = false;
   #closeSeen = false;
   #closeDone = false;
-  #lastPong = 0;
-  #pingTimer: NodeJS.Timeout | null = null;
+  #heartbeat: Heartbeat | null = null;
   /** The code `ws` closed with after a protocol error (the peer's answer is not read then). */
   #errorCode: number | undefined = undefined;
 
   // ---------------------------------------------------------------------------------------------
   // Hooks to override
 
-  /** The connection is open. May be async: messages are held until it settles. */
+  /**
+   * The connection is open (after the 101 went out), with the route's path arguments. May be
+   * async: messages are held until it settles. Throwing (or rejecting) logs the error and closes
+   * the connection with 1011.
+   */
   open(..._args: string[]): void | Promise<void> {}
 
   /**
    * A message arrived: a string for a text message, a `Buffer` for a binary one. May be async: the
-   * next message is delivered only after the promise settles.
+   * next message is delivered only after the promise settles (the socket is paused meanwhile).
+   * Throwing (or rejecting) logs the error and closes the connection with 1011.
    */
   onMessage(_message: string | Buffer): void | Promise<void> {}
 
   /**
    * The connection is closed (by either side, or dropped). Runs once, after `open` and the message
    * in progress have settled. `code` is 1005 when the peer sent no code, 1006 when the connection
-   * dropped without a close handshake. Errors thrown here are logged.
+   * dropped without a close handshake. Runs synchronously; a promise it returns is not awaited.
+   * Errors thrown here are logged.
    */
   onClose(_code: number, _reason: string): void {}
 
-  /** A ping arrived (it is answered with a pong automatically). */
+  /**
+   * A ping arrived (it is answered with a pong automatically). Runs synchronously; errors thrown
+   * here are logged.
+   */
   onPing(_data: Buffer): void {}
 
-  /** A pong arrived (the answer to {@link ping}). */
+  /** A pong arrived (the answer to {@link ping}). Runs synchronously; errors are logged. */
   onPong(_data: Buffer): void {}
 
   /**
@@ -233,25 +112,17 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
    * accepts only the same host and port as the request's `Host` header; a refusal is a 403 before
    * the upgrade. Requests without an `Origin` (clients that are not browsers) are not checked.
    * Override to allow other origins, e.g. `return new URL(origin).hostname.endsWith('.example.com')`.
+   * Runs synchronously during the handshake (after `prepare`); must not be async.
    */
   checkOrigin(origin: string): boolean {
-    const host = this.request.headers.host;
-    if (host === undefined || /[/?#@\\]/.test(host)) return false; // only host[:port]
-    try {
-      const parsed = new URL(origin);
-      // Parsing the Host with the origin's scheme drops the same default port on both sides.
-      return (
-        parsed.host.toLowerCase() === new URL(`${parsed.protocol}//${host}`).host.toLowerCase()
-      );
-    } catch {
-      return false; // `null` (a sandboxed or file: page) or garbage
-    }
+    return sameOrigin(origin, this.request.headers.host);
   }
 
   /**
    * Picks one of the subprotocols the client offered (`Sec-WebSocket-Protocol`, in its order;
    * empty when it offered none), or `undefined` for none. Returning one that was not offered is an
-   * error (500).
+   * error (500, `ERR_SUBPROTOCOL_NOT_OFFERED`). Runs synchronously during the handshake, after
+   * {@link checkOrigin}; must not be async (pick from the offer; do any lookup in `prepare`).
    */
   selectSubprotocol(_protocols: readonly string[]): string | undefined {
     return undefined;
@@ -267,36 +138,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
    * awaits is not an unhandled rejection, so broadcasting without awaiting is safe.
    */
   writeMessage(data: string | Uint8Array | ArrayBuffer | object, binary?: boolean): Promise<void> {
-    let promise: Promise<void>;
-    const ws = this.#ws;
-    if (ws === null || ws.readyState !== OPEN) {
-      promise = Promise.reject(new WebSocketClosedError());
-    } else {
-      let payload: string | Uint8Array;
-      let isBinary: boolean;
-      if (typeof data === 'string') {
-        payload = data;
-        isBinary = binary ?? false;
-      } else if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
-        payload = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-        isBinary = binary ?? true;
-      } else {
-        const json = JSON.stringify(data);
-        if (json === undefined) {
-          throw new TypeError('writeMessage() was given a value JSON cannot encode');
-        }
-        payload = json;
-        isBinary = binary ?? false;
-      }
-      promise = new Promise<void>((resolve, reject) => {
-        ws.send(payload, { binary: isBinary }, (error) => {
-          if (error) reject(new WebSocketClosedError(undefined, { cause: error }));
-          else resolve();
-        });
-      });
-    }
-    promise.catch(noop);
-    return promise;
+    return sendMessage(this.#ws, data, binary);
   }
 
   /** Sends a ping; {@link onPong} gets the answer. Throws {@link WebSocketClosedError} if closed. */
@@ -355,13 +197,22 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
 
   /** After the upgrade, the HTTP response is over: use {@link writeMessage}. */
   override write(chunk: Chunk): this {
-    if (this.#upgraded) throw new Error('write() on a WebSocket: use writeMessage()');
+    if (this.#upgraded) {
+      throw withCode(
+        new Error('write() on a WebSocket: use writeMessage()'),
+        'ERR_WEBSOCKET_UPGRADED',
+      );
+    }
     return super.write(chunk);
   }
 
   /** After the upgrade, the HTTP response is over: use {@link writeMessage}. */
   override flush(): Promise<void> {
-    if (this.#upgraded) return Promise.reject(new Error('flush() on a WebSocket'));
+    if (this.#upgraded) {
+      return Promise.reject(
+        withCode(new Error('flush() on a WebSocket'), 'ERR_WEBSOCKET_UPGRADED'),
+      );
+    }
     return super.flush();
   }
 
@@ -385,47 +236,18 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   /** The handshake (Tornado's `WebSocketHandler.get`); not to be overridden. */
   override get(): void {
     const req = this.request;
-    const head = upgradeHeads.get(req);
-    if (head === undefined || this.method !== 'GET' || !isWebSocketUpgrade(req)) {
-      throw new HttpError(400, 'Can "Upgrade" only to "WebSocket"');
-    }
-    if (this.application.draining) throw new HttpError(503, 'the server is shutting down');
-    const version = req.headers['sec-websocket-version'];
-    if (version !== '13' && version !== '8') {
-      throw new HttpError(426, 'unsupported WebSocket version', {
-        headers: { 'Sec-WebSocket-Version': '13' },
-      });
-    }
-    const key = req.headers['sec-websocket-key'];
-    if (key === undefined || !KEY.test(key)) {
-      throw new HttpError(400, 'missing or invalid Sec-WebSocket-Key');
-    }
+    const head = checkHandshake(req, this.method, this.application.draining);
     const origin = req.headers.origin ?? req.headers['sec-websocket-origin'];
     if (typeof origin === 'string' && !this.checkOrigin(origin)) {
       throw new HttpError(403, 'cross-origin WebSocket refused');
     }
-    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
-    const selected = this.selectSubprotocol(offered);
-    if (selected !== undefined && !offered.includes(selected)) {
-      throw new Error(
-        `selectSubprotocol() chose ${JSON.stringify(selected)}, which was not offered`,
-      );
-    }
-    this.selectedSubprotocol = selected;
+    this.selectedSubprotocol = chooseSubprotocol(req, (offered) => this.selectSubprotocol(offered));
     const socket = req.socket;
     if (socket.destroyed) return; // the client left during prepare(): nothing to answer
     this.#upgraded = true;
     this.response.detachSocket(socket);
-    const accepted: { ws: WebSocket | null } = { ws: null };
-    handshaking.set(req, this as WebSocketHandler<unknown>);
-    try {
-      wsServerFor(this.maxMessageSize).handleUpgrade(req, socket, head, (ws) => {
-        accepted.ws = ws;
-      });
-    } finally {
-      handshaking.delete(req);
-    }
-    if (accepted.ws === null) {
+    const ws = acceptWebSocket(this, req, head, this.maxMessageSize);
+    if (ws === null) {
       // `ws` refused after all (the client half-closed meanwhile) and closed the socket.
       this.#handshakeLost = true;
       socket.destroy();
@@ -434,7 +256,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     }
     this.response.statusCode = 101;
     this.#notifyRequestFinished();
-    this.#attach(accepted.ws);
+    this.#attach(ws);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -453,20 +275,22 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     });
     ws.on('ping', (data: Buffer) => this.#runHook(() => this.onPing(data)));
     ws.on('pong', (data: Buffer) => {
-      this.#lastPong = performance.now();
+      this.#heartbeat?.pong();
       this.#runHook(() => this.onPong(data));
     });
     ws.on('error', (error: Error & { code?: string }) => {
       // Protocol errors (a message over the size limit, bad UTF-8...): `ws` closes the connection
       // with the matching code and stops reading, so that code is the one onClose reports.
-      this.#errorCode ??= PROTOCOL_ERROR_CODES[error.code ?? ''] ?? 1002;
+      this.#errorCode ??= closeCodeFor(error.code);
       this.log.debug({ err: error, url: this.path }, 'websocket protocol error');
     });
     ws.on('close', (code: number, reason: Buffer) => this.#closed(code, reason.toString('utf8')));
     this.application.trackAbortable(this);
     const observers = this.application.websocketOpenObservers;
-    if (observers !== null) this.#notify(observers, 'websocket observer failed');
-    this.#startPings();
+    if (observers !== null) this.application.notify(observers, this, 'websocket observer failed');
+    this.#heartbeat = Heartbeat.start(ws, this.pingIntervalMs, this.pingTimeoutMs, (timeoutMs) =>
+      this.log.debug({ url: this.path, timeoutMs }, 'websocket peer stopped answering'),
+    );
     this.#busy = true;
     let opened: unknown;
     try {
@@ -542,7 +366,8 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     this.closeCode = code === 1006 && this.#errorCode !== undefined ? this.#errorCode : code;
     this.closeReason = reason;
     this.#closeSeen = true;
-    this.#stopPings();
+    this.#heartbeat?.stop();
+    this.#heartbeat = null;
     this.application.untrackAbortable(this);
     this.#wsController?.abort(new RequestAborted('disconnect'));
     if (!this.#busy) this.#finishClose();
@@ -553,30 +378,7 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
     this.#closeDone = true;
     this.#runHook(() => this.onClose(this.closeCode ?? 1006, this.closeReason ?? ''));
     const observers = this.application.websocketCloseObservers;
-    if (observers !== null) this.#notify(observers, 'websocket observer failed');
-  }
-
-  #startPings(): void {
-    const interval = this.pingIntervalMs;
-    if (!(interval > 0)) return;
-    const timeout = this.pingTimeoutMs > 0 ? this.pingTimeoutMs : Math.max(3 * interval, 30_000);
-    this.#lastPong = performance.now();
-    this.#pingTimer = setInterval(() => {
-      const ws = this.#ws;
-      if (ws === null || ws.readyState !== OPEN) return;
-      if (performance.now() - this.#lastPong > timeout) {
-        this.log.debug({ url: this.path, timeoutMs: timeout }, 'websocket peer stopped answering');
-        ws.terminate();
-        return;
-      }
-      ws.ping();
-    }, interval);
-    this.#pingTimer.unref();
-  }
-
-  #stopPings(): void {
-    if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
-    this.#pingTimer = null;
+    if (observers !== null) this.application.notify(observers, this, 'websocket observer failed');
   }
 
   #runHook(fn: () => void): void {
@@ -590,26 +392,6 @@ export class WebSocketHandler<O = undefined, U = unknown> extends RequestHandler
   /** The upgrade request is over (101, or lost): tell the request observers, as for any request. */
   #notifyRequestFinished(): void {
     const observers = this.application.finishObservers;
-    if (observers !== null) this.#notify(observers, 'request observer failed');
+    if (observers !== null) this.application.notify(observers, this, 'request observer failed');
   }
-
-  #notify<H>(observers: readonly ((handler: H) => void)[], what: string): void {
-    this.application.notify(observers, this as unknown as H, what);
-  }
-}
-
-/** The offered subprotocols, in order; a malformed or repeated one is a 400. */
-function parseSubprotocols(header: string | undefined): string[] {
-  if (header === undefined) return [];
-  const protocols = header.split(',').map((p) => p.trim());
-  const unique = new Set(protocols);
-  if (unique.size !== protocols.length || protocols.some((p) => !TOKEN.test(p))) {
-    throw new HttpError(400, 'invalid Sec-WebSocket-Protocol header');
-  }
-  return protocols;
-}
-
-/** @internal For `Application`: whether a handler class takes upgraded connections. */
-export function acceptsUpgrade(handler: { prototype: unknown }): boolean {
-  return handler.prototype instanceof WebSocketHandler;
 }

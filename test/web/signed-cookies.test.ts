@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSignedValue, decodeSignedValue, signingKeys } from './signed-cookies.js';
+import { createSignedValue, decodeSignedValue, signingKeys } from '../../src/web/signed-cookies.js';
 
 const NOW = 1_800_000_000;
 const DAY = 86_400;

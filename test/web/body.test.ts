@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeUtf8 } from './body.js';
-import { HttpError } from './errors.js';
+import { decodeUtf8 } from '../../src/web/body.js';
+import { HttpError } from '../../src/web/errors.js';
 
 const reference = new TextDecoder('utf-8', { fatal: true });
 

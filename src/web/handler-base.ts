@@ -1,0 +1,329 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Arguments, cleanArgument, parseUrlEncoded } from './arguments.js';
+import { charsetOf, decodeUtf8, parseJsonBody } from './body.js';
+import type { CompressedStream } from './compression.js';
+import { type Cookies, parseCookieHeader } from './cookies.js';
+import { HttpError, withCode } from './errors.js';
+import type { HandlerHost } from './handler-host.js';
+import { handlerInfoOf } from './handler-info.js';
+import {
+  type BodyState,
+  kAborted,
+  kBodyArgs,
+  kBodyLimit,
+  kBodyState,
+  kChunks,
+  kCloseWatched,
+  kController,
+  kEncoder,
+  kFinished,
+  kRawBody,
+  kShutdownState,
+  kUploads,
+  kXsrfToken,
+} from './handler-state.js';
+import type { Logger } from './log.js';
+import type { Files } from './multipart.js';
+import { clientIp, requestProtocol } from './request-info.js';
+import type { CompiledRoute } from './routing.js';
+import { type GetSignedCookieOptions, readSignedCookie } from './signed-cookies.js';
+
+const EMPTY_ARGS: readonly string[] = Object.freeze([]);
+
+/**
+ * What every handler is made of: the request's fields, the lifecycle's state (under symbols, see
+ * `handler-state.ts`), and the methods that read the request (arguments, body, cookies, client
+ * address). `RequestHandler` extends it with the hooks and the output methods; subclass that.
+ */
+export abstract class HandlerBase {
+  /** The application this request belongs to. */
+  readonly application: HandlerHost;
+  /** The raw request. Its body has already been read when the verb method runs. */
+  readonly request: IncomingMessage;
+  /** The raw response. Prefer the handler's output methods, which keep the bookkeeping right. */
+  readonly response: ServerResponse;
+  /** The matched route, or `null` for the application's default (not found) handler. */
+  readonly route: CompiledRoute<unknown> | null;
+  /** The request method. */
+  readonly method: string;
+  /** The request path as sent (percent-encoded, no query string). */
+  readonly path: string;
+  /** The raw query string, without the `?`. */
+  readonly queryString: string;
+  /** Decoded path arguments, in order; set before `prepare` runs. */
+  pathArgs: readonly string[];
+  /** The request id (see the application's `requestId` setting), or `''`. */
+  readonly requestId: string;
+  /** `performance.now()` when the handler was created. */
+  readonly startTime: number;
+  /** The error that ended the request, if one did (for observers and `onFinish`). */
+  error: unknown;
+  /** Body bytes handed to the connection so far (none for HEAD and 204/304 responses). */
+  bytesWritten: number;
+  /** @internal */ [kFinished]: boolean;
+  /** @internal */ [kAborted]: boolean;
+  /** @internal */ [kChunks]: (string | Uint8Array)[];
+  /** @internal */ [kBodyState]: BodyState;
+  /** @internal */ [kRawBody]: Buffer | null;
+  /** @internal */ [kBodyArgs]: Arguments | null;
+  /** @internal */ [kUploads]: Files | null;
+  /** @internal */ [kController]: AbortController | null;
+  /** @internal */ [kCloseWatched]: boolean;
+  /** @internal */ [kShutdownState]: number;
+  /** @internal */ [kEncoder]: CompressedStream | null;
+  /** @internal */ [kBodyLimit]: number;
+  /** @internal */ [kXsrfToken]: string | null;
+  #queryArgs: Arguments | null;
+  #jsonValue: unknown;
+  #log: Logger | null;
+  #cookies: Cookies | null;
+
+  /** Created by the application for each request; override `initialize`, not this. */
+  constructor(
+    application: HandlerHost,
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: CompiledRoute<unknown> | null,
+  ) {
+    this.application = application;
+    this.request = request;
+    this.response = response;
+    this.route = route;
+    this.method = request.method ?? 'GET';
+    const url = request.url ?? '/';
+    const q = url.indexOf('?');
+    this.path = q < 0 ? url : url.slice(0, q);
+    this.queryString = q < 0 ? '' : url.slice(q + 1);
+    this.pathArgs = EMPTY_ARGS;
+    const makeId = application.settings.requestId;
+    this.requestId = makeId === undefined ? '' : makeId(request);
+    this.startTime = performance.now();
+    this.error = undefined;
+    this.bytesWritten = 0;
+    this[kFinished] = false;
+    this[kAborted] = false;
+    this[kChunks] = [];
+    this[kBodyState] = 'none';
+    this[kRawBody] = null;
+    this[kBodyArgs] = null;
+    this[kUploads] = null;
+    this[kController] = null;
+    this[kCloseWatched] = false;
+    this[kShutdownState] = 0;
+    this[kEncoder] = null;
+    this[kBodyLimit] = -1;
+    this[kXsrfToken] = null;
+    this.#queryArgs = null;
+    this.#jsonValue = undefined;
+    this.#log = null;
+    this.#cookies = null;
+  }
+
+  /** The response status. */
+  get status(): number {
+    return this.response.statusCode;
+  }
+
+  /** Whether `finish` has been called (or the request ended otherwise). */
+  get isFinished(): boolean {
+    return this[kFinished];
+  }
+
+  /** Whether the client went away before the response was finished. */
+  get isAborted(): boolean {
+    return this[kAborted];
+  }
+
+  /**
+   * @internal The response now belongs to code outside this handler (`FallbackHandler`): it is
+   * marked finished, so the lifecycle sends nothing more and `write`/`flush`/`finish` throw.
+   */
+  handOver(): void {
+    this[kFinished] = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Input: arguments, body, cookies, the client
+
+  /** Named path parameters (from `{name}` templates or named groups), decoded. */
+  get pathParams(): Record<string, string> {
+    const params: Record<string, string> = Object.create(null);
+    const names = this.route?.paramNames ?? [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      if (name) params[name] = this.pathArgs[i] ?? '';
+    }
+    return params;
+  }
+
+  /** Query arguments: every value of each name. Bad percent-encoding is a 400. */
+  get queryArguments(): Arguments {
+    this.#queryArgs ??= parseUrlEncoded(this.queryString, this.application.settings.maxParams);
+    return this.#queryArgs;
+  }
+
+  /** Arguments from an `application/x-www-form-urlencoded` body (empty for other bodies). */
+  get bodyArguments(): Arguments {
+    let args = this[kBodyArgs];
+    if (args === null) {
+      const type = this.request.headers['content-type'] ?? '';
+      const isForm = type.toLowerCase().startsWith('application/x-www-form-urlencoded');
+      const raw = this[kRawBody];
+      if (isForm && raw !== null && raw.length > 0) {
+        const charset = charsetOf(type);
+        if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+          throw new HttpError(415, `unsupported charset ${charset}; forms must be UTF-8`, {
+            code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+          });
+        }
+        args = parseUrlEncoded(decodeUtf8(raw), this.application.settings.maxParams);
+      } else {
+        args = Object.create(null) as Arguments;
+      }
+      this[kBodyArgs] = args;
+    }
+    return args;
+  }
+
+  /**
+   * The last value of an argument from the query or a form body (Tornado's `get_argument`).
+   * Control characters become spaces and, unless `strip` is false, the ends are trimmed.
+   * Missing and no default given: a 400.
+   */
+  getArgument(name: string, defaultValue?: string, strip = true): string {
+    return lastOr(name, this.getArguments(name, strip), defaultValue);
+  }
+
+  /** Every value of an argument from the query and a form body, query values first. */
+  getArguments(name: string, strip = true): string[] {
+    return [...this.getQueryArguments(name, strip), ...this.getBodyArguments(name, strip)];
+  }
+
+  /** The last value of a query argument; missing and no default given: a 400. */
+  getQueryArgument(name: string, defaultValue?: string, strip = true): string {
+    return lastOr(name, this.getQueryArguments(name, strip), defaultValue);
+  }
+
+  /** Every value of a query argument. */
+  getQueryArguments(name: string, strip = true): string[] {
+    return (this.queryArguments[name] ?? []).map((v) => cleanArgument(v, strip));
+  }
+
+  /** The last value of a form body argument; missing and no default given: a 400. */
+  getBodyArgument(name: string, defaultValue?: string, strip = true): string {
+    return lastOr(name, this.getBodyArguments(name, strip), defaultValue);
+  }
+
+  /** Every value of a form body argument. */
+  getBodyArguments(name: string, strip = true): string[] {
+    return (this.bodyArguments[name] ?? []).map((v) => cleanArgument(v, strip));
+  }
+
+  /** The raw request body (empty when the request had none). */
+  get body(): Buffer {
+    return this[kRawBody] ?? Buffer.alloc(0);
+  }
+
+  /**
+   * The body parsed as JSON. Another content type is a 415; a malformed body, invalid UTF-8 or
+   * keys that could poison prototypes (`__proto__`, `constructor.prototype`) are a 400.
+   */
+  async json<T = unknown>(): Promise<T> {
+    if (this.#jsonValue === undefined) {
+      this.#jsonValue = parseJsonBody(this.body, this.request.headers['content-type']);
+    }
+    return this.#jsonValue as T;
+  }
+
+  /** Files of a `multipart/form-data` body by field name (empty for other bodies). */
+  get files(): Files {
+    this[kUploads] ??= Object.create(null) as Files;
+    return this[kUploads] as Files;
+  }
+
+  /**
+   * Sets this request's body limit (413 beyond it): in `initialize`, or in `prepare` when the
+   * class streams its body. Default: `static maxBodyBytes`, else the `maxBodyBytes` setting.
+   * Later, it throws (`ERR_BODY_ALREADY_READ`).
+   */
+  setMaxBodyBytes(bytes: number): this {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw withCode(
+        new RangeError(`maxBodyBytes must be a non-negative integer, got ${bytes}`),
+        'ERR_BODY_LIMIT',
+      );
+    }
+    const state = this[kBodyState];
+    const streams = handlerInfoOf(this).streamsBody;
+    if (state === 'read' || state === 'streaming' || (state === 'unread' && !streams)) {
+      throw withCode(new Error('setMaxBodyBytes() after the body was read'), 'ERR_BODY_LIMIT');
+    }
+    this[kBodyLimit] = bytes;
+    return this;
+  }
+
+  /** The request's cookies, parsed leniently on first use (see `parseCookieHeader`). */
+  get cookies(): Cookies {
+    this.#cookies ??= parseCookieHeader(this.request.headers.cookie);
+    return this.#cookies;
+  }
+
+  /** The value of a request cookie, as sent (not decoded), or `defaultValue`. */
+  getCookie(name: string): string | undefined;
+  getCookie(name: string, defaultValue: string): string;
+  getCookie(name: string, defaultValue?: string): string | undefined {
+    return this.cookies[name] ?? defaultValue;
+  }
+
+  /**
+   * The value of a cookie set with `setSignedCookie`, or `undefined` when it is missing,
+   * tampered with, signed for another name or with a retired key, or older than `maxAgeDays`
+   * (default 31). Without the `cookieSecret` setting, both throw.
+   */
+  getSignedCookie(name: string, options?: GetSignedCookieOptions): string | undefined {
+    return readSignedCookie(this, this.application.settings.cookieKeys, name, options);
+  }
+
+  /**
+   * The client's address: the socket's peer, or with the application's `trustProxy` setting the
+   * `X-Real-IP` header, else the last address of `X-Forwarded-For`.
+   */
+  get remoteIp(): string {
+    return clientIp(this.request, this.application.settings.trustProxy);
+  }
+
+  /**
+   * `http` or `https`: from the connection, or with `trustProxy` from `X-Forwarded-Proto` (or
+   * `X-Scheme`) when it names one of the two.
+   */
+  get protocol(): 'http' | 'https' {
+    return requestProtocol(this.request, this.application.settings.trustProxy);
+  }
+
+  /** A logger for this request: the application's, carrying the request id when it has one. */
+  get log(): Logger {
+    if (this.#log === null) {
+      const base = this.application.logger;
+      this.#log =
+        this.requestId !== '' && base.child ? base.child({ reqId: this.requestId }) : base;
+    }
+    return this.#log;
+  }
+
+  /** Builds a URL path for a named route (see `Application.reverseUrl`). */
+  reverseUrl(name: string, ...args: (string | number)[]): string {
+    return this.application.reverseUrl(name, ...args);
+  }
+
+  /** A versioned URL of a static file (see `Application.staticUrl`). */
+  staticUrl(path: string): string {
+    return this.application.staticUrl(path);
+  }
+}
+
+function lastOr(name: string, values: string[], defaultValue: string | undefined): string {
+  const last = values[values.length - 1];
+  if (last !== undefined) return last;
+  if (defaultValue !== undefined) return defaultValue;
+  throw new HttpError(400, `missing argument ${name}`, { code: 'ERR_MISSING_ARGUMENT' });
+}

@@ -1,0 +1,336 @@
+import type { ServerResponse } from 'node:http';
+import { decodePathArgument } from './arguments.js';
+import { isAuthenticated, requireUser } from './auth.js';
+import { hasRequestBody, readBody } from './body.js';
+import { Finish, HttpError, RequestAborted } from './errors.js';
+import { type HandlerInfo, handlerInfoOf, staticsOf, type Verb } from './handler-info.js';
+import { applyDefaultHeaders } from './handler-output.js';
+import {
+  type HandlerCore,
+  kAborted,
+  kBodyArgs,
+  kBodyLimit,
+  kBodyState,
+  kCloseWatched,
+  kController,
+  kFinished,
+  kRawBody,
+  kShutdownState,
+  kUploads,
+  SHUTDOWN_DELIVERED,
+  SHUTDOWN_DRAINING,
+  SHUTDOWN_VERB_RAN,
+} from './handler-state.js';
+import { isMultipart, parseMultipart } from './multipart.js';
+import { streamBody } from './streaming-body.js';
+import { isThenable } from './thenable.js';
+import { needsXsrfCheck } from './xsrf.js';
+
+// The lifecycle runner: from a new handler to its verb method and on to `onFinish`, with the
+// close and shutdown tracking around it. Every step either goes on synchronously or hands over
+// to a promise; anything thrown or rejected ends in `handleError`.
+
+type VerbFunction = (this: HandlerCore, ...args: string[]) => unknown;
+
+const kHandler = Symbol('handler');
+
+function onResponseClose(this: ServerResponse): void {
+  connectionClosed((this as ServerResponse & { [kHandler]: HandlerCore })[kHandler]);
+}
+
+/** Runs a request through the lifecycle (called by the application once per request). */
+export function execute(h: HandlerCore, options: unknown, rawArgs: readonly string[]): void {
+  const info = handlerInfoOf(h);
+  if (info.watchesClose) watchClose(h);
+  if (info.watchesShutdown) {
+    if (h.application.draining) {
+      h[kShutdownState] = SHUTDOWN_DRAINING;
+    } else {
+      h.application.trackAbortable(h);
+      watchClose(h); // to untrack it
+    }
+  }
+  start(h, options, rawArgs, info);
+  if (!h.application.observed || h[kCloseWatched]) return;
+  // Observers hear of a request once its response is complete. Most responses are finished and
+  // wholly handed to the kernel before the listener returns: tell the observers now, without a
+  // `close` listener per request. Otherwise (an async handler, a body still buffered, a
+  // pipelined response waiting its turn), when the response closes.
+  const res = h.response;
+  if (h[kFinished] && res.writableEnded && res.writableLength === 0) notifyFinished(h);
+  else watchClose(h);
+}
+
+function start(h: HandlerCore, options: unknown, rawArgs: readonly string[], info: HandlerInfo) {
+  try {
+    applyDefaultHeaders(h);
+    h.initialize(options);
+    if (rawArgs.length > 0) h.pathArgs = rawArgs.map(decodePathArgument);
+    const verb = info.verbs.get(h.method);
+    if (verb === undefined) {
+      answerWithoutVerb(h, info);
+      return;
+    }
+    if (isAuthenticated(h[verb])) {
+      requireUser(h).then(
+        (allowed) => {
+          if (allowed) receiveBody(h, verb, info);
+        },
+        (error: unknown) => handleError(h, error),
+      );
+      return;
+    }
+    receiveBody(h, verb, info);
+  } catch (error) {
+    handleError(h, error);
+  }
+}
+
+function receiveBody(h: HandlerCore, verb: Verb, info: HandlerInfo): void {
+  try {
+    const req = h.request;
+    if (info.readsBody && hasRequestBody(req)) {
+      h[kBodyState] = 'unread';
+      if (info.streamsBody) {
+        runPrepare(h, verb); // the body is streamed once prepare has had its say on the limit
+        return;
+      }
+      const limit = admitBody(h);
+      readBody(req, limit).then(
+        (body) => bodyRead(h, verb, body),
+        (error: unknown) => handleError(h, error),
+      );
+      return;
+    }
+    runPrepare(h, verb);
+  } catch (error) {
+    handleError(h, error);
+  }
+}
+
+function bodyRead(h: HandlerCore, verb: Verb, body: Buffer): void {
+  h[kRawBody] = body;
+  h[kBodyState] = 'read';
+  if (!isMultipart(h.request.headers['content-type'])) {
+    runPrepare(h, verb);
+    return;
+  }
+  parseMultipart(body, h.request.headers, h.application.settings.multipart).then(
+    (form) => {
+      h[kBodyArgs] = form.fields;
+      h[kUploads] = form.files;
+      runPrepare(h, verb);
+    },
+    (error: unknown) => handleError(h, error),
+  );
+}
+
+/** The body limit in force; sends `100 Continue` when the client waits for it and fits. */
+function admitBody(h: HandlerCore): number {
+  const limit =
+    h[kBodyLimit] >= 0
+      ? h[kBodyLimit]
+      : (staticsOf(h).maxBodyBytes ?? h.application.settings.maxBodyBytes);
+  const req = h.request;
+  const length = req.headers['content-length'];
+  if (
+    req.headers.expect?.toLowerCase() === '100-continue' &&
+    !(length !== undefined && Number(length) > limit)
+  ) {
+    h.response.writeContinue();
+  }
+  return limit;
+}
+
+function answerWithoutVerb(h: HandlerCore, info: HandlerInfo): void {
+  if (h.method === 'OPTIONS') {
+    h.setStatus(204);
+    h.setHeader('Allow', info.allow);
+    h.finish();
+    return;
+  }
+  throw new HttpError(405, `${h.method} is not allowed here`, {
+    headers: { Allow: info.allow },
+  });
+}
+
+function runPrepare(h: HandlerCore, verb: Verb): void {
+  try {
+    if (h.application.settings.xsrfCookies && needsXsrfCheck(h.method)) {
+      h.checkXsrfCookie();
+    }
+    const prepared = h.prepare();
+    if (isThenable(prepared)) {
+      prepared.then(
+        () => afterPrepare(h, verb),
+        (error: unknown) => handleError(h, error),
+      );
+      return;
+    }
+    afterPrepare(h, verb);
+  } catch (error) {
+    handleError(h, error);
+  }
+}
+
+/** Runs the verb; for a class that streams its body, once the body has gone to `dataReceived`. */
+function afterPrepare(h: HandlerCore, verb: Verb): void {
+  if (h[kBodyState] !== 'unread' || h[kFinished]) {
+    runVerb(h, verb);
+    return;
+  }
+  const limit = admitBody(h);
+  h[kBodyState] = 'streaming';
+  streamBody(h.request, limit, (chunk) => h.dataReceived(chunk)).then(
+    () => {
+      h[kBodyState] = 'read';
+      runVerb(h, verb);
+    },
+    (error: unknown) => handleError(h, error),
+  );
+}
+
+function runVerb(h: HandlerCore, verb: Verb): void {
+  if (h[kFinished]) return;
+  try {
+    const fn = h[verb] as VerbFunction;
+    const args = h.pathArgs;
+    h[kShutdownState] |= SHUTDOWN_VERB_RAN;
+    const result = args.length === 0 ? fn.call(h) : fn.apply(h, args as string[]);
+    if (h[kShutdownState] === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
+    if (isThenable(result)) {
+      result.then(
+        () => autoFinish(h),
+        (error: unknown) => handleError(h, error),
+      );
+      return;
+    }
+    autoFinish(h);
+  } catch (error) {
+    handleError(h, error);
+  }
+}
+
+function autoFinish(h: HandlerCore): void {
+  if (h[kFinished]) return;
+  try {
+    h.finish();
+  } catch (error) {
+    handleError(h, error);
+  }
+}
+
+/** Turns anything thrown or rejected during the lifecycle into the right answer (or none). */
+function handleError(h: HandlerCore, error: unknown): void {
+  const res = h.response;
+  try {
+    if (error instanceof Finish) {
+      if (!h[kFinished]) h.finish();
+      return;
+    }
+    const aborted = abortCause(error);
+    // A response destroyed before it was complete: the client left, nobody to answer. (Once
+    // complete, Node marks it destroyed too; an error then is a bug to log, below.)
+    const cutOff = res.destroyed && !res.writableFinished;
+    // Once finished, any abort (the server draining included) leaves nothing to answer.
+    if (aborted === 'disconnect' || h[kAborted] || cutOff || (aborted !== null && h[kFinished])) {
+      h[kFinished] = true;
+      return;
+    }
+    h.error = error;
+    if (h[kFinished] || res.headersSent) {
+      h.logException(error);
+      h.sendError(500, error); // headers are out: this closes the connection
+      return;
+    }
+    if (aborted === 'shutdown') {
+      h.sendError(503, new HttpError(503, 'the server is shutting down'));
+      return;
+    }
+    if (error instanceof HttpError) {
+      h.sendError(error.status, error);
+      return;
+    }
+    h.logException(error);
+    h.sendError(500, error);
+  } catch (failure) {
+    // Last resort: never let an error escape into the event loop.
+    h.application.logger.error({ err: failure }, 'error while handling an error');
+    if (!res.headersSent && !res.destroyed) {
+      res.statusCode = 500;
+      res.end();
+    } else {
+      res.destroy();
+    }
+    h[kFinished] = true;
+  }
+}
+
+function abortCause(error: unknown): 'disconnect' | 'shutdown' | null {
+  let current: unknown = error;
+  // An AbortError from an API given `signal` carries the signal's reason as its cause.
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    if (current instanceof RequestAborted) return current.kind;
+    current = current.cause;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Close and shutdown tracking
+
+/** Listens for the response's `close` (once per handler): for `onConnectionClose`, observers. */
+export function watchClose(h: HandlerCore): void {
+  if (h[kCloseWatched]) return;
+  h[kCloseWatched] = true;
+  const res = h.response as ServerResponse & { [kHandler]: unknown };
+  res[kHandler] = h;
+  // Each fires at most once per response: `on` spares `once`'s wrapper.
+  res.on('close', onResponseClose);
+}
+
+/** Called once when the response closes, finished or not. */
+function connectionClosed(h: HandlerCore): void {
+  if (h[kController] !== null || handlerInfoOf(h).watchesShutdown) {
+    h.application.untrackAbortable(h);
+  }
+  // A reset connection counts too: node:http calls a response finished (`writableFinished`,
+  // `finish`) once its socket has dropped the bytes it could not deliver.
+  const res = h.response;
+  if ((!res.writableFinished || h.request.socket.errored !== null) && !h[kAborted]) {
+    // Cut off by the server after an error (the headers were out): not the client leaving.
+    if (h.error === undefined) h[kAborted] = true;
+    h[kController]?.abort(new RequestAborted('disconnect'));
+    try {
+      h.onConnectionClose();
+    } catch (error) {
+      h.logException(error);
+    }
+  }
+  notifyFinished(h);
+}
+
+function notifyFinished(h: HandlerCore): void {
+  const observers = h.application.finishObservers;
+  if (observers !== null) h.application.notify(observers, h, 'request observer failed');
+}
+
+/** The server is draining: aborts the request's signal, calls `onShutdown` when due. */
+export function abortForShutdown(h: HandlerCore): void {
+  h[kController]?.abort(new RequestAborted('shutdown'));
+  h[kShutdownState] |= SHUTDOWN_DRAINING;
+  deliverShutdown(h);
+}
+
+/** Calls onShutdown once the verb method has run and the server drains, if still unfinished. */
+function deliverShutdown(h: HandlerCore): void {
+  const state = h[kShutdownState];
+  if (state !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
+  if (!handlerInfoOf(h).watchesShutdown) return;
+  h[kShutdownState] = state | SHUTDOWN_DELIVERED;
+  try {
+    h.onShutdown();
+  } catch (error) {
+    h.logException(error);
+  }
+}

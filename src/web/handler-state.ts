@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Arguments } from './arguments.js';
+import type { AuthRequest } from './auth.js';
+import type { CompressedStream } from './compression.js';
+import type { Abortable, HandlerHost } from './handler-host.js';
+import type { Verb } from './handler-info.js';
+import type { Files } from './multipart.js';
+
+// The lifecycle's own state lives on each handler under these symbols: plain properties (no
+// allocation beyond the handler itself, the same shape for every request), out of reach of a
+// subclass's fields and methods, which could otherwise clobber them by name.
+
+/** `finish` ran, or the request ended otherwise: nothing more is sent. */
+export const kFinished: unique symbol = Symbol('finished');
+/** The client went away before the response was finished. */
+export const kAborted: unique symbol = Symbol('aborted');
+/** Body chunks written and not yet flushed. */
+export const kChunks: unique symbol = Symbol('chunks');
+/** Where the request body is: see {@link BodyState}. */
+export const kBodyState: unique symbol = Symbol('bodyState');
+/** The buffered request body, once read. */
+export const kRawBody: unique symbol = Symbol('rawBody');
+/** Parsed form arguments (urlencoded on first use, multipart when the body is read). */
+export const kBodyArgs: unique symbol = Symbol('bodyArgs');
+/** Files of a multipart body. */
+export const kUploads: unique symbol = Symbol('uploads');
+/** The request's `AbortController`, made on the first read of `signal`. */
+export const kController: unique symbol = Symbol('controller');
+/** A `close` listener is on the response. */
+export const kCloseWatched: unique symbol = Symbol('closeWatched');
+/** 0: nothing; bits: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING}, {@link SHUTDOWN_DELIVERED}. */
+export const kShutdownState: unique symbol = Symbol('shutdownState');
+/** The compressor of a streamed response, once the first `flush` chose to compress. */
+export const kEncoder: unique symbol = Symbol('encoder');
+/** This request's body limit, or -1 for the class's or the application's. */
+export const kBodyLimit: unique symbol = Symbol('bodyLimit');
+/** The masked XSRF token, once made (one per request). */
+export const kXsrfToken: unique symbol = Symbol('xsrfToken');
+
+export const SHUTDOWN_VERB_RAN = 1;
+export const SHUTDOWN_DRAINING = 2;
+export const SHUTDOWN_DELIVERED = 4;
+
+/**
+ * `none`: no body; `unread`: a body not read yet; `streaming`: going to `dataReceived`; `read`:
+ * wholly read.
+ */
+export type BodyState = 'none' | 'unread' | 'streaming' | 'read';
+
+/** A value `write` accepts: text, bytes, or anything else, which is sent as JSON. */
+export type Chunk = string | Uint8Array | object | number | boolean | null;
+
+/** The lifecycle's state on a handler. */
+export interface HandlerState {
+  [kFinished]: boolean;
+  [kAborted]: boolean;
+  [kChunks]: (string | Uint8Array)[];
+  [kBodyState]: BodyState;
+  [kRawBody]: Buffer | null;
+  [kBodyArgs]: Arguments | null;
+  [kUploads]: Files | null;
+  [kController]: AbortController | null;
+  [kCloseWatched]: boolean;
+  [kShutdownState]: number;
+  [kEncoder]: CompressedStream | null;
+  [kBodyLimit]: number;
+}
+
+/**
+ * What the lifecycle runner and the output plumbing use of a handler: its state, its public
+ * fields, and the hooks and methods they call. `RequestHandler` is the one implementation.
+ */
+export interface HandlerCore
+  extends HandlerState,
+    Abortable,
+    AuthRequest,
+    Partial<Record<Verb, (...args: string[]) => unknown>> {
+  readonly application: HandlerHost;
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly method: string;
+  readonly path: string;
+  readonly requestId: string;
+  pathArgs: readonly string[];
+  error: unknown;
+  bytesWritten: number;
+  initialize(options: unknown): void;
+  setDefaultHeaders(): void;
+  prepare(): unknown;
+  dataReceived(chunk: Buffer): unknown;
+  checkXsrfCookie(): void;
+  onFinish(): void;
+  onConnectionClose(): void;
+  onShutdown(): void;
+  writeError(status: number, error: unknown): void;
+  logException(error: unknown): void;
+  setStatus(status: number): unknown;
+  setHeader(name: string, value: string | number): unknown;
+  write(chunk: Chunk): unknown;
+  finish(chunk?: Chunk): void;
+  clear(): void;
+  sendError(status: number, error: unknown): void;
+}
