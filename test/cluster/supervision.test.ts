@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnService } from '../blackbox/service-process.js';
+import { homeCount } from '../support/metrics.js';
 import {
   clientLoop,
   msg,
@@ -17,7 +18,6 @@ import {
   waitForLine,
   waitForPidsGone,
 } from './cluster-util.js';
-import { homeCount } from './exposition.js';
 
 describe('cluster supervision', () => {
   it('replaces a SIGKILLed worker while the other keeps serving; counts do not go backwards', async () => {

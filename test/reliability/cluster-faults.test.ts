@@ -12,7 +12,7 @@ import {
   startedWorkerPids,
   waitForLine,
 } from '../cluster/cluster-util.js';
-import { homeCount } from '../cluster/exposition.js';
+import { homeCount } from '../support/metrics.js';
 import { eventually, keepAliveLoad, report, summarize } from './support.js';
 
 describe('SIGKILL to one of two workers under load', () => {

@@ -2,10 +2,7 @@
  * Small helpers for the black-box tests of configuration, logs and metrics (on top of
  * `test/blackbox/service-process.ts`).
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { type Agent, type IncomingHttpHeaders, request } from 'node:http';
-import { delimiter, join } from 'node:path';
 import type { ServiceProcess } from '../blackbox/service-process.js';
 
 type LogLine = Record<string, unknown>;
@@ -137,94 +134,4 @@ export async function stopGracefully(service: ServiceProcess): Promise<void> {
   service.signal('SIGTERM');
   const exit = await service.waitForExit(10_000);
   if (exit.code !== 0) throw new Error(`exit ${JSON.stringify(exit)}\n${service.describe()}`);
-}
-
-/** One sample of the text exposition. */
-export interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-/** Parses the samples of a Prometheus text exposition (comments skipped). */
-export function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
-    if (match === null) throw new Error(`unparsable exposition line: ${line}`);
-    const labels: Record<string, string> = {};
-    const body = match[2] ?? '';
-    const labelPattern = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g;
-    let consumed = 0;
-    for (const label of body.matchAll(labelPattern)) {
-      labels[label[1] as string] = JSON.parse(`"${label[2] as string}"`) as string;
-      consumed += label[0].length;
-    }
-    if (consumed !== body.length) throw new Error(`unparsable labels: ${line}`);
-    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** The `http_request_duration_seconds_count` samples. */
-export function durationCounts(text: string): Sample[] {
-  return parseExposition(text).filter((s) => s.name === 'http_request_duration_seconds_count');
-}
-
-/** Sum of `http_request_duration_seconds_count` over the samples whose labels include `labels`. */
-export function countOf(text: string, labels: Readonly<Record<string, string>> = {}): number {
-  let total = 0;
-  for (const sample of durationCounts(text)) {
-    if (Object.entries(labels).every(([k, v]) => sample.labels[k] === v)) total += sample.value;
-  }
-  return total;
-}
-
-/** Where promtool is, or an error saying how to get it (the metrics tests must not skip). */
-export function promtoolPath(): string {
-  const candidates = [
-    '/usr/bin/promtool',
-    ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'promtool')),
-  ];
-  const found = candidates.find((path) => path !== 'promtool' && existsSync(path));
-  if (found === undefined) {
-    throw new Error(
-      'promtool is not installed: the metrics exposition must be checked with `promtool check metrics` ' +
-        '(Debian/Ubuntu: apt-get install prometheus; or put promtool from a Prometheus release on PATH)',
-    );
-  }
-  return found;
-}
-
-/** Runs `promtool check metrics` with `text` on stdin (bounded by `timeoutMs`). */
-export function promtoolCheckMetrics(
-  text: string,
-  timeoutMs = 10_000,
-): Promise<{ code: number | null; output: string }> {
-  const path = promtoolPath();
-  return new Promise((resolve, reject) => {
-    const child = spawn(path, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`promtool did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-    child.stdin.on('error', () => {}); // reported through the exit code
-    child.stdin.end(text);
-  });
 }
