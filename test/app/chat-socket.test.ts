@@ -12,8 +12,8 @@ import { STATIC_ROOT } from '../../src/app/chat-page.js';
 import { type ChatMessage, ChatRoom } from '../../src/app/chat-room.js';
 import { WorkerChannel } from '../../src/service/cluster/worker-channel.js';
 import { serve, type TestServer } from '../../src/web/testing.js';
+import { within } from '../support/wait.js';
 import { TestSocket } from '../web/features/ws-client.js';
-import { within } from '../web/socket-utils.js';
 
 describe('ChatRoom.subscribe', () => {
   it('tells every subscriber each new message, in order, until it unsubscribes', () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ServiceProcess, startService } from '../blackbox/service-process.js';
+import { type ServiceProcess, startService } from '../support/process.js';
 import { has, programPath } from '../support/programs.js';
 
 const ARGS = [
@@ -95,7 +95,7 @@ describe.runIf(has('chromium'))('the chat page in Chromium (dist/main.js, WORKER
   });
 
   it('long poll: a message sent from one page appears in the other', async () => {
-    const service = await startService({ WORKERS: '2' }, 15_000);
+    const service = await startService({ WORKERS: '2' }, { timeoutMs: 15_000 });
     const alice = await openChat(service, 'poll');
     const bob = await openChat(service, 'poll');
     await say(alice, 'hello from Alice over long poll');
@@ -107,7 +107,7 @@ describe.runIf(has('chromium'))('the chat page in Chromium (dist/main.js, WORKER
   });
 
   it('WebSocket: a message sent from one page appears in the other', async () => {
-    const service = await startService({ WORKERS: '2' }, 15_000);
+    const service = await startService({ WORKERS: '2' }, { timeoutMs: 15_000 });
     const alice = await openChat(service, 'ws');
     const bob = await openChat(service, 'ws');
     await say(alice, 'hello from Alice over the socket');
@@ -119,7 +119,7 @@ describe.runIf(has('chromium'))('the chat page in Chromium (dist/main.js, WORKER
   });
 
   it('across transports, with the history loaded first; text that looks like HTML stays text', async () => {
-    const service = await startService({ WORKERS: '2' }, 15_000);
+    const service = await startService({ WORKERS: '2' }, { timeoutMs: 15_000 });
     const early = await service.fetch('/chat/messages', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },

@@ -4,16 +4,14 @@
  * workers; and `WORKERS=1` without a primary.
  */
 import { describe, expect, it } from 'vitest';
-import { startService } from '../blackbox/service-process.js';
 import { homeCount, promtoolCheck } from '../support/metrics.js';
+import { msgMatches, startService } from '../support/process.js';
 import { has } from '../support/programs.js';
+import { type Answer, send } from '../support/socket.js';
 import {
-  type Answer,
-  msg,
   newRequestId,
   type ServedBy,
   scrape,
-  send,
   servedBy,
   startCluster,
   tagged,
@@ -182,7 +180,7 @@ describe('WORKERS=1', () => {
     expect((await servedBy(service, answer.reqId)).pid).toBe(pid);
     expect(service.listeningLines[0]?.pid).toBe(pid);
     expect(service.logLines.some((l) => l.role === 'primary')).toBe(false);
-    expect(service.logLines.some((l) => msg(l, /^worker (started|ready)/))).toBe(false);
+    expect(service.logLines.some((l) => msgMatches(l, /^worker (started|ready)/))).toBe(false);
     expect(service.logLines.every((l) => l.pid === pid)).toBe(true);
     // Its own metrics count its requests (its access line, written after them, was seen).
     const { text } = await scrape(service);

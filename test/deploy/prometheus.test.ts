@@ -10,13 +10,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceProcess } from '../blackbox/service-process.js';
 import { promtoolCheck } from '../support/metrics.js';
+import { ServiceProcess } from '../support/process.js';
 import { has, programPath } from '../support/programs.js';
+import { freePort } from '../support/socket.js';
+import { eventually } from '../support/wait.js';
 import { dashboardQueries } from './promql.js';
 
 const DASHBOARD = JSON.parse(
@@ -25,36 +26,6 @@ const DASHBOARD = JSON.parse(
     'utf8',
   ),
 );
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined>,
-  describeLast: () => string = () => '',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms: ${what}\n${describeLast()}`);
-    await sleep(250);
-  }
-}
 
 interface Sample {
   readonly metric: Record<string, string>;
@@ -142,8 +113,6 @@ describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service',
       prometheusLog += chunk.toString();
     });
     await eventually(
-      'Prometheus /-/ready',
-      30_000,
       async () => {
         if (prometheus?.exitCode !== null) {
           throw new Error(`prometheus exited (${prometheus?.exitCode}):\n${prometheusLog}`);
@@ -154,7 +123,8 @@ describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service',
         );
         return ok ? true : undefined;
       },
-      () => prometheusLog,
+      () => `${'Prometheus /-/ready'}\n${(() => prometheusLog)()}`,
+      { timeoutMs: 30_000, intervalMs: 250 },
     );
   }, 60_000);
 
@@ -174,8 +144,6 @@ describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service',
     await sendRequests(25);
     const target = '{job="tornode"}';
     const seen = await eventually(
-      `up == 1 and sum(http_request_duration_seconds_count{route="/"}) == ${sent}`,
-      30_000,
       async () => {
         const up = await single(`up${target}`);
         const count = await single(
@@ -183,7 +151,9 @@ describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service',
         );
         return up === 1 && count === sent ? { up, count } : undefined;
       },
-      () => prometheusLog,
+      () =>
+        `${`up == 1 and sum(http_request_duration_seconds_count{route="/"}) == ${sent}`}\n${(() => prometheusLog)()}`,
+      { timeoutMs: 30_000, intervalMs: 250 },
     );
     expect(seen).toEqual({ up: 1, count: 25 });
     // Summed over both workers by the primary: one series, not one per worker.
@@ -204,8 +174,6 @@ describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service',
       expr.replaceAll('$__rate_interval', '10s').replaceAll(/\$(namespace|job|pod)\b/g, '.*');
     let empty: string[] = [];
     await eventually(
-      'every dashboard query returns at least one series',
-      30_000,
       async () => {
         empty = [];
         for (const q of queries) {
@@ -213,7 +181,9 @@ describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service',
         }
         return empty.length === 0 ? true : undefined;
       },
-      () => `still empty:\n${empty.join('\n')}`,
+      () =>
+        `${'every dashboard query returns at least one series'}\n${(() => `still empty:\n${empty.join('\n')}`)()}`,
+      { timeoutMs: 30_000, intervalMs: 250 },
     );
     // Label values the variables offer come from the scraped target.
     const pods = await query('count by (pod) (http_requests_in_flight)');

@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { expect } from 'vitest';
-import { type Child, fixture, startChild } from '../service/child.js';
-import { type RawResponse, rawRequest } from '../web/raw-http.js';
+import { type RawResponse, rawRequest } from '../support/http.js';
+import { fixture, type ServiceProcess, startService } from '../support/process.js';
 
 /** Whether the long soak versions run (`RELIABILITY_SOAK=1`). */
 export const SOAK = process.env.RELIABILITY_SOAK === '1';
@@ -23,8 +23,8 @@ export const FIXTURE = fixture('reliability-service.mjs');
 export function startFixture(
   env: Readonly<Record<string, string | undefined>> = {},
   shared = false,
-): Promise<Child> {
-  return startChild(env, FIXTURE, shared);
+): Promise<ServiceProcess> {
+  return startService(env, { script: FIXTURE, shared });
 }
 
 /** Text that must never reach a client: stack frames, file paths, internal messages, codes. */
@@ -123,21 +123,6 @@ export function percentile(values: number[] | Float64Array, p: number): number {
 /** Prints a figure for the README's Reliability section (`[reliability] name: {...}`). */
 export function report(name: string, figures: Record<string, unknown>): void {
   console.log(`[reliability] ${name}: ${JSON.stringify(figures)}`);
-}
-
-/** Polls `condition` every 25 ms until it holds; rejects after `timeoutMs` with `what`. */
-export async function eventually(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string | (() => string),
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) {
-      throw new Error(`not within ${timeoutMs} ms: ${typeof what === 'string' ? what : what()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@
  */
 import { Agent, METHODS, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { type ServiceProcess, startService } from '../blackbox/service-process.js';
 import { countOf, durationCounts, parseExposition, promtoolCheck } from '../support/metrics.js';
+import { type ServiceProcess, startService } from '../support/process.js';
 import { has } from '../support/programs.js';
-import { httpRequest } from './observability-support.js';
+import { send } from '../support/socket.js';
 
 const STANDARD_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'];
 const PROBES = ['/livez', '/readyz', '/startupz', '/healthz', '/metrics'];
@@ -33,7 +33,7 @@ async function load(
     const worker = async (): Promise<void> => {
       while (issued < total) {
         const { method, path } = next(issued++);
-        const answer = await httpRequest(port, path, { method, agent });
+        const answer = await send(port, path, { method, agent });
         statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
       }
     };
@@ -71,7 +71,7 @@ describe('/metrics', () => {
         ['/chat/messages?after=x', {}],
       ];
       for (const [path, init] of traffic) await (await service.fetch(path, init)).arrayBuffer();
-      await httpRequest(service.port, '/x', { method: 'PROPFIND' });
+      await send(service.port, '/x', { method: 'PROPFIND' });
       const text = await scrape(service);
       expect(countOf(text)).toBe(traffic.length + 1);
       const result = promtoolCheck(text);
@@ -217,8 +217,8 @@ describe('http_request_duration_seconds', () => {
     await (await service.fetch('/no/such/page-12345')).text();
     await (await service.fetch('/other/unknown')).text();
     await (await service.fetch('/', { method: 'DELETE' })).text();
-    expect((await httpRequest(service.port, '/', { method: 'PROPFIND' })).status).toBe(405);
-    expect((await httpRequest(service.port, '/nowhere', { method: 'PURGE' })).status).toBe(404);
+    expect((await send(service.port, '/', { method: 'PROPFIND' })).status).toBe(405);
+    expect((await send(service.port, '/nowhere', { method: 'PURGE' })).status).toBe(404);
     const text = await scrape(service);
     expect(countOf(text, { method: 'POST', route: '/chat/messages', status_code: '201' })).toBe(1);
     expect(countOf(text, { method: 'GET', route: '/chat/messages', status_code: '400' })).toBe(1);

@@ -5,6 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { programPath } from './programs.js';
+import { send } from './socket.js';
+import { eventually } from './wait.js';
 
 /** One sample line of an exposition. */
 export interface Sample {
@@ -108,4 +110,26 @@ export function promtoolCheck(text: string, timeoutMs = 20_000): PromtoolResult 
   });
   if (result.error !== undefined) throw result.error;
   return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() };
+}
+
+/** `http_requests_in_flight` from the service's `/metrics` (application requests only). */
+export async function inFlight(port: number): Promise<number> {
+  const metrics = await send(port, '/metrics');
+  const value = parseExposition(metrics.body).find(
+    (s) => s.name === 'http_requests_in_flight',
+  )?.value;
+  if (value === undefined) throw new Error('no http_requests_in_flight in /metrics');
+  return value;
+}
+
+/** Waits (bounded poll: no event announces it) until at least `n` requests are being handled. */
+export function waitInFlight(port: number, n: number, timeoutMs = 5_000): Promise<number> {
+  return eventually(
+    async () => {
+      const value = await inFlight(port);
+      return value >= n ? value : undefined;
+    },
+    `${n} requests in flight`,
+    { timeoutMs },
+  );
 }

@@ -14,8 +14,8 @@ import {
   LAST_CHUNK,
   parseResponse,
   rawRequest,
-  silentLogger,
-} from './raw-http.js';
+} from '../support/http.js';
+import { silentLogger } from '../support/loggers.js';
 
 const servers: TestServer[] = [];
 

@@ -14,8 +14,10 @@ import {
   type TestServer,
   url,
 } from '../../src/web/index.js';
-import { exchange } from './raw-http.js';
-import { capturingLogger, deferred, RawClient, within } from './socket-utils.js';
+import { exchange } from '../support/http.js';
+import { captureLogger } from '../support/loggers.js';
+import { RawClient } from '../support/socket.js';
+import { deferred, within } from '../support/wait.js';
 
 const servers: TestServer[] = [];
 
@@ -24,7 +26,7 @@ afterEach(async () => {
 });
 
 async function start(routes: RouteEntry[], settings: ApplicationSettings = {}) {
-  const logger = capturingLogger();
+  const logger = captureLogger();
   const app = new Application(routes, { logger, ...settings });
   const srv = await serve(app);
   servers.push(srv);

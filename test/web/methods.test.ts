@@ -7,7 +7,8 @@ import {
   serve,
   type TestServer,
 } from '../../src/web/index.js';
-import { buildRequest, parseResponse, rawRequest, silentLogger } from './raw-http.js';
+import { buildRequest, parseResponse, rawRequest } from '../support/http.js';
+import { silentLogger } from '../support/loggers.js';
 
 const servers: TestServer[] = [];
 

@@ -8,7 +8,8 @@ import {
   serve,
   type TestServer,
 } from '../../src/web/index.js';
-import { buildRequest, captureLogger, type LogEntry, rawRequest } from './raw-http.js';
+import { buildRequest, rawRequest } from '../support/http.js';
+import { captureLogger, type LogEntry } from '../support/loggers.js';
 
 const servers: TestServer[] = [];
 

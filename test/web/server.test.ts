@@ -13,7 +13,9 @@ import {
   type TestServer,
   url,
 } from '../../src/web/index.js';
-import { capturingLogger, deferred, RawClient, tryConnect, within } from './socket-utils.js';
+import { captureLogger } from '../support/loggers.js';
+import { RawClient, tryConnect } from '../support/socket.js';
+import { deferred, within } from '../support/wait.js';
 
 const servers: TestServer[] = [];
 const clients: RawClient[] = [];
@@ -24,7 +26,7 @@ afterEach(async () => {
 });
 
 async function start(routes: RouteEntry[], options: ServerOptions = {}) {
-  const logger = capturingLogger();
+  const logger = captureLogger();
   const app = new Application(routes, { logger });
   const srv = await serve(app, options);
   servers.push(srv);

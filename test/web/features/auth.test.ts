@@ -5,7 +5,7 @@ import {
   RequestHandler,
   type RouteEntry,
 } from '../../../src/web/index.js';
-import { buildRequest, rawRequest } from '../raw-http.js';
+import { buildRequest, rawRequest } from '../../support/http.js';
 import { problem, start } from './support.js';
 
 interface User {

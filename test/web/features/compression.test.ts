@@ -23,8 +23,9 @@ import {
   type TestServer,
   url,
 } from '../../../src/web/index.js';
-import { buildRequest, captureLogger, rawRequest } from '../raw-http.js';
-import { deferred, within } from '../socket-utils.js';
+import { buildRequest, rawRequest } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { deferred, within } from '../../support/wait.js';
 
 const TEXT = 'All work and no play makes Jack a dull boy. '.repeat(100); // 4400 bytes
 const PNG = Buffer.alloc(5000, 1);

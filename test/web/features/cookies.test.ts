@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RequestHandler } from '../../../src/web/index.js';
-import { buildRequest, rawRequest } from '../raw-http.js';
+import { buildRequest, rawRequest } from '../../support/http.js';
 import { setCookies, start } from './support.js';
 
 class ReadCookies extends RequestHandler {

@@ -11,7 +11,8 @@ import {
   type TestServer,
   url,
 } from '../../../src/web/index.js';
-import { buildRequest, captureLogger, rawRequest } from '../raw-http.js';
+import { buildRequest, rawRequest } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
 
 const BODY = 'Hello, ETag world';
 const TAG = `W/"${createHash('sha1').update(BODY).digest('base64url')}"`;

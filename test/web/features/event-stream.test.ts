@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type EventStream, type RequestAborted, RequestHandler } from '../../../src/web/index.js';
-import { decodeChunked, parseResponse } from '../raw-http.js';
-import { capturingLogger, deferred, RawClient, within } from '../socket-utils.js';
+import { decodeChunked, parseResponse } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { RawClient } from '../../support/socket.js';
+import { deferred, within } from '../../support/wait.js';
 import { start } from './support.js';
 
 /** The stream a handler made, and what happened to it, for the test to look at. */
@@ -135,7 +137,7 @@ describe('server-sent events', () => {
 
   it('sends heartbeat comments on a timer, cleared when the client leaves', async () => {
     reset();
-    const logger = capturingLogger();
+    const logger = captureLogger();
     const srv = await start([...ROUTES], { logger });
     const client = await RawClient.connect(srv.port);
     client.get('/hold?hb=20');
@@ -156,7 +158,7 @@ describe('server-sent events', () => {
 
   it('ends cleanly when the server drains, so close() is not forced', async () => {
     reset();
-    const logger = capturingLogger();
+    const logger = captureLogger();
     const srv = await start([...ROUTES], { logger });
     const res = await srv.fetch('/hold?hb=10000');
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();

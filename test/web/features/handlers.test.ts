@@ -13,8 +13,9 @@ import {
   type TestServer,
   url,
 } from '../../../src/web/index.js';
-import { buildRequest, captureLogger, type LogEntry, rawRequest } from '../raw-http.js';
-import { deferred, within } from '../socket-utils.js';
+import { buildRequest, rawRequest } from '../../support/http.js';
+import { captureLogger, type LogEntry } from '../../support/loggers.js';
+import { deferred, within } from '../../support/wait.js';
 
 const servers: TestServer[] = [];
 

@@ -17,8 +17,9 @@ import {
   type TestServer,
   url,
 } from '../../../src/web/index.js';
-import { buildRequest, captureLogger, parseResponse, rawRequest } from '../raw-http.js';
-import { deferred, within } from '../socket-utils.js';
+import { buildRequest, parseResponse, rawRequest } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { deferred, within } from '../../support/wait.js';
 
 const HELLO = 'hello, static world\n';
 const SECRET = 'TOP-SECRET-CONTENT';

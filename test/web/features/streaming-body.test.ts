@@ -3,8 +3,10 @@ import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { describe, expect, it } from 'vitest';
 import { HttpError, RequestHandler } from '../../../src/web/index.js';
-import { buildRequest, chunk, LAST_CHUNK, rawRequest } from '../raw-http.js';
-import { capturingLogger, deferred, RawClient, within } from '../socket-utils.js';
+import { buildRequest, chunk, LAST_CHUNK, rawRequest } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { RawClient } from '../../support/socket.js';
+import { deferred, until, within } from '../../support/wait.js';
 import { problem, start } from './support.js';
 
 /** What the handlers saw, in order. */
@@ -140,7 +142,7 @@ describe('streaming request bodies', () => {
     );
     await within(prepared.promise, 5_000, 'prepare before any body was sent');
     client.send(chunk('one'));
-    await waitFor(() => events.length === 2, 'the first chunk');
+    await until(() => events.length === 2, 'the first chunk', { intervalMs: 5 });
     client.send(chunk('two'));
     client.send(LAST_CHUNK);
     const response = await client.readResponse();
@@ -169,11 +171,15 @@ describe('streaming request bodies', () => {
     // More body reaches the server while the first chunk is still being handled: it must wait.
     client.send(chunk('second'));
     client.send(LAST_CHUNK);
-    await waitFor(() => request.readableLength >= 'second'.length, 'the second chunk to arrive');
+    await until(() => request.readableLength >= 'second'.length, 'the second chunk to arrive', {
+      intervalMs: 5,
+    });
     expect(request.isPaused()).toBe(true);
     expect(gate.calls).toBe(1);
     gate.pending?.resolve();
-    await waitFor(() => gate.calls === 2, 'the second chunk once the first was handled');
+    await until(() => gate.calls === 2, 'the second chunk once the first was handled', {
+      intervalMs: 5,
+    });
     gate.pending?.resolve();
     const response = await client.readResponse();
     expect(response.body.toString()).toBe('firstsecond');
@@ -185,7 +191,7 @@ describe('streaming request bodies', () => {
     const client = await RawClient.connect(srv.port);
     client.send(buildRequest('POST', '/upload', { 'Transfer-Encoding': 'chunked' }));
     client.send(chunk('part'));
-    await waitFor(() => events.length === 2, 'the first chunk');
+    await until(() => events.length === 2, 'the first chunk', { intervalMs: 5 });
     client.destroy();
     await within(uploadClosed.promise, 5_000, 'onConnectionClose');
     expect(events).toEqual(['prepare complete=false', 'data part', 'closed']);
@@ -232,7 +238,7 @@ describe('streaming request bodies', () => {
   });
 
   it('answers 500 when a streaming class has no dataReceived', async () => {
-    const logger = capturingLogger();
+    const logger = captureLogger();
     const srv = await start([...ROUTES], { logger });
     const res = await srv.fetch('/forgetful', { method: 'POST', body: 'x' });
     expect(res.status).toBe(500);
@@ -251,12 +257,3 @@ describe('streaming request bodies', () => {
     expect(await res.json()).toEqual(['title=holiday', 'photo:beach.jpg:100000']);
   });
 });
-
-/** Polls `condition` (for states no event announces), failing after 5 s. */
-async function waitFor(condition: () => boolean, label: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -7,7 +7,7 @@ import {
   serve,
   type TestServer,
 } from '../../../src/web/index.js';
-import { silentLogger } from '../raw-http.js';
+import { silentLogger } from '../../support/loggers.js';
 
 const servers: TestServer[] = [];
 

@@ -20,7 +20,8 @@ import {
   WebSocketClosedError,
   WebSocketHandler,
 } from '../../../src/web/index.js';
-import { capturingLogger, deferred, within } from '../socket-utils.js';
+import { captureLogger } from '../../support/loggers.js';
+import { deferred, within } from '../../support/wait.js';
 import {
   CLOSE,
   clientFrame,
@@ -46,7 +47,7 @@ afterEach(async () => {
 interface Started {
   readonly srv: TestServer;
   readonly app: Application;
-  readonly logger: ReturnType<typeof capturingLogger>;
+  readonly logger: ReturnType<typeof captureLogger>;
   /** `ws://127.0.0.1:PORT` + path. */
   url(path: string): string;
 }
@@ -55,7 +56,7 @@ async function start(
   routes: readonly RouteEntry[],
   settings: ApplicationSettings = {},
 ): Promise<Started> {
-  const logger = capturingLogger();
+  const logger = captureLogger();
   const app = new Application(routes, { logger, ...settings });
   const srv = await serve(app);
   servers.push(srv);
