@@ -9,7 +9,7 @@ import {
   gunzipSync,
   gzipSync,
 } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Application,
   type ApplicationSettings,
@@ -19,12 +19,12 @@ import {
   RequestHandler,
   type RouteEntry,
   StaticFileHandler,
-  serve,
   type TestServer,
   url,
 } from '../../../src/web/index.js';
 import { buildRequest, rawRequest } from '../../support/http.js';
 import { captureLogger } from '../../support/loggers.js';
+import { serveApp, serveForTest } from '../../support/servers.js';
 import { deferred, within } from '../../support/wait.js';
 
 const TEXT = 'All work and no play makes Jack a dull boy. '.repeat(100); // 4400 bytes
@@ -116,19 +116,11 @@ const ROUTES: RouteEntry[] = [
   url('/problem', BigProblem),
 ];
 
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
 async function start(
   settings: ApplicationSettings = { compress: true },
   routes: RouteEntry[] = ROUTES,
 ): Promise<TestServer> {
-  const srv = await serve(new Application(routes, { logger: captureLogger(), ...settings }));
-  servers.push(srv);
-  return srv;
+  return serveApp(routes, settings);
 }
 
 async function raw(
@@ -294,8 +286,7 @@ describe('compression: what is compressed', () => {
     const written = deferred<number>();
     const app = new Application(ROUTES, { logger: captureLogger(), compress: true });
     app.addObserver({ requestFinished: (h) => written.resolve(h.bytesWritten) });
-    const srv = await serve(app);
-    servers.push(srv);
+    const srv = await serveForTest(app);
     const res = await raw(srv, '/text', { 'Accept-Encoding': 'gzip' });
     expect(await within(written.promise, 5_000, 'the observer')).toBe(res.body.length);
   });

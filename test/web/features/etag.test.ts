@@ -1,18 +1,16 @@
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  Application,
   type ApplicationSettings,
   bodyEtag,
   etagMatches,
   RequestHandler,
   type RouteEntry,
-  serve,
   type TestServer,
   url,
 } from '../../../src/web/index.js';
 import { buildRequest, rawRequest } from '../../support/http.js';
-import { captureLogger } from '../../support/loggers.js';
+import { serveApp } from '../../support/servers.js';
 
 const BODY = 'Hello, ETag world';
 const TAG = `W/"${createHash('sha1').update(BODY).digest('base64url')}"`;
@@ -64,16 +62,8 @@ const ROUTES: RouteEntry[] = [
   url('/missing', Missing),
 ];
 
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
 async function start(settings: ApplicationSettings = { etag: true }): Promise<TestServer> {
-  const srv = await serve(new Application(ROUTES, { logger: captureLogger(), ...settings }));
-  servers.push(srv);
-  return srv;
+  return serveApp(ROUTES, settings);
 }
 
 async function raw(

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { type EventStream, type RequestAborted, RequestHandler } from '../../../src/web/index.js';
 import { decodeChunked, parseResponse } from '../../support/http.js';
 import { captureLogger } from '../../support/loggers.js';
+import { serveApp } from '../../support/servers.js';
 import { RawClient } from '../../support/socket.js';
 import { deferred, within } from '../../support/wait.js';
-import { start } from './support.js';
 
 /** The stream a handler made, and what happened to it, for the test to look at. */
 const seen: {
@@ -110,7 +110,7 @@ const ROUTES = [
 
 describe('server-sent events', () => {
   it('sends the headers at once and frames events, multi-line data and comments', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.get('/framing', 'Last-Event-ID: 41\r\n');
     const response = await client.readResponse();
@@ -130,7 +130,7 @@ describe('server-sent events', () => {
   });
 
   it('refuses CR, LF (and NUL in ids) in event types and ids', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const res = await srv.fetch('/injection');
     expect(await res.text()).toBe('data: TypeError,TypeError,TypeError\n\n');
   });
@@ -138,7 +138,7 @@ describe('server-sent events', () => {
   it('sends heartbeat comments on a timer, cleared when the client leaves', async () => {
     reset();
     const logger = captureLogger();
-    const srv = await start([...ROUTES], { logger });
+    const srv = await serveApp([...ROUTES], { logger });
     const client = await RawClient.connect(srv.port);
     client.get('/hold?hb=20');
     await client.until(
@@ -159,7 +159,7 @@ describe('server-sent events', () => {
   it('ends cleanly when the server drains, so close() is not forced', async () => {
     reset();
     const logger = captureLogger();
-    const srv = await start([...ROUTES], { logger });
+    const srv = await serveApp([...ROUTES], { logger });
     const res = await srv.fetch('/hold?hb=10000');
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const first = await reader.read();
@@ -180,7 +180,7 @@ describe('server-sent events', () => {
   });
 
   it('send() waits for a slow client (back-pressure)', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.socket.pause(); // read nothing: the buffers fill up
     client.get('/flood');

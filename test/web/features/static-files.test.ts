@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Application,
   type ApplicationSettings,
@@ -13,12 +13,12 @@ import {
   type RouteEntry,
   StaticFileHandler,
   type StaticFileOptions,
-  serve,
   type TestServer,
   url,
 } from '../../../src/web/index.js';
 import { buildRequest, parseResponse, rawRequest } from '../../support/http.js';
 import { captureLogger } from '../../support/loggers.js';
+import { serveApp, serveForTest } from '../../support/servers.js';
 import { deferred, within } from '../../support/wait.js';
 
 const HELLO = 'hello, static world\n';
@@ -80,12 +80,6 @@ afterAll(() => {
   rmSync(base, { recursive: true, force: true });
 });
 
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
 async function start(
   options: Partial<StaticFileOptions> = {},
   settings: ApplicationSettings = {},
@@ -95,9 +89,7 @@ async function start(
     ...extra,
     url('/static/{path*}', StaticFileHandler, { root, ...options }),
   ];
-  const srv = await serve(new Application(routes, { logger: captureLogger(), ...settings }));
-  servers.push(srv);
-  return srv;
+  return serveApp(routes, settings);
 }
 
 /** One raw request on its own connection (`Connection: close`), parsed. */
@@ -173,12 +165,11 @@ describe('StaticFileHandler: serving', () => {
         return flushed;
       }
     }
-    const srv = await serve(
+    const srv = await serveForTest(
       new Application([url('/static/{path*}', WatchedStatic, { root })], {
         logger: captureLogger(),
       }),
     );
-    servers.push(srv);
     const socket = connect(srv.port, '127.0.0.1');
     socket.pause(); // the client reads nothing until the server has stalled
     const chunks: Buffer[] = [];
@@ -492,8 +483,7 @@ describe('StaticFileHandler: versioned URLs and staticUrl', () => {
     expect(app.staticUrl('docs/index.html')).toMatch(/^\/assets\/docs\/index\.html\?v=[\w-]{12}$/);
     expect(app.staticUrl('missing.css')).toBe('/assets/missing.css');
     expect(app.staticUrl('../secret/secret.txt')).not.toContain('?v=');
-    const srv = await serve(app);
-    servers.push(srv);
+    const srv = await serveForTest(app);
     await srv.fetch('/page');
     expect(fromHandler).toBe(`/assets/hello.txt?v=${version}`);
     const res = await srv.fetch(fromHandler);

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { HttpError, RequestHandler } from '../../../src/web/index.js';
 import { buildRequest, chunk, LAST_CHUNK, rawRequest } from '../../support/http.js';
 import { captureLogger } from '../../support/loggers.js';
+import { serveApp } from '../../support/servers.js';
 import { RawClient } from '../../support/socket.js';
 import { deferred, until, within } from '../../support/wait.js';
-import { problem, start } from './support.js';
+import { problem } from './support.js';
 
 /** What the handlers saw, in order. */
 let events: string[] = [];
@@ -135,7 +136,7 @@ function reset(): void {
 describe('streaming request bodies', () => {
   it('runs prepare before the body is read, then dataReceived per chunk, then the verb', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.send(
       buildRequest('POST', '/upload', { 'Transfer-Encoding': 'chunked', Connection: 'close' }),
@@ -153,14 +154,14 @@ describe('streaming request bodies', () => {
 
   it('runs the verb at once for a request without a body', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const res = await srv.fetch('/upload');
     expect(await res.text()).toBe('no body');
     expect(events.map((e) => e.split(' ')[0])).toEqual(['prepare', 'get']);
   });
 
   it('pauses the request while dataReceived is pending (back-pressure)', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.send(
       buildRequest('POST', '/slow', { 'Transfer-Encoding': 'chunked', Connection: 'close' }),
@@ -187,7 +188,7 @@ describe('streaming request bodies', () => {
 
   it('stops when the client leaves mid-body: no verb, onConnectionClose runs', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.send(buildRequest('POST', '/upload', { 'Transfer-Encoding': 'chunked' }));
     client.send(chunk('part'));
@@ -199,7 +200,7 @@ describe('streaming request bodies', () => {
 
   it('answers 413 once the body passes the limit set in prepare, and stops reading', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const result = await rawRequest(srv.port, [
       buildRequest('POST', '/upload?limit=5', { 'Transfer-Encoding': 'chunked' }),
       chunk('abc'),
@@ -215,7 +216,7 @@ describe('streaming request bodies', () => {
 
   it('answers 413 for a Content-Length over the limit before reading anything', async () => {
     reset();
-    const srv = await start([...ROUTES], { maxBodyBytes: 4 });
+    const srv = await serveApp([...ROUTES], { maxBodyBytes: 4 });
     const res = await srv.fetch('/upload', { method: 'POST', body: 'too long' });
     expect(res.status).toBe(413);
     expect((await problem(res)).detail).toBe('request body larger than 4 bytes');
@@ -224,14 +225,14 @@ describe('streaming request bodies', () => {
 
   it('lets setMaxBodyBytes raise the limit above the application default', async () => {
     reset();
-    const srv = await start([...ROUTES], { maxBodyBytes: 4 });
+    const srv = await serveApp([...ROUTES], { maxBodyBytes: 4 });
     const res = await srv.fetch('/upload?limit=100', { method: 'POST', body: 'longer body' });
     expect(await res.json()).toEqual({ size: 11, body: 0 });
   });
 
   it('turns an error in dataReceived into the response, without running the verb', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const res = await srv.fetch('/failing', { method: 'POST', body: 'x' });
     expect(res.status).toBe(422);
     expect(events).toEqual([]);
@@ -239,7 +240,7 @@ describe('streaming request bodies', () => {
 
   it('answers 500 when a streaming class has no dataReceived', async () => {
     const logger = captureLogger();
-    const srv = await start([...ROUTES], { logger });
+    const srv = await serveApp([...ROUTES], { logger });
     const res = await srv.fetch('/forgetful', { method: 'POST', body: 'x' });
     expect(res.status).toBe(500);
     const logged = logger.errors()[0]?.obj as { err?: Error } | undefined;
@@ -249,7 +250,7 @@ describe('streaming request bodies', () => {
   });
 
   it('can pipe a multipart upload through busboy as it arrives', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const form = new FormData();
     form.append('title', 'holiday');
     form.append('photo', new Blob([Buffer.alloc(100_000, 1)]), 'beach.jpg');

@@ -8,19 +8,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { ServiceMetrics } from '../../../src/service/metrics.js';
 import {
-  Application,
   type ApplicationSettings,
   DEFAULT_MAX_MESSAGE_SIZE,
   HttpError,
   RequestAborted,
   RequestHandler,
   type RouteEntry,
-  serve,
-  type TestServer,
   WebSocketClosedError,
   WebSocketHandler,
 } from '../../../src/web/index.js';
-import { captureLogger } from '../../support/loggers.js';
+import { type Served, serveRoutes } from '../../support/servers.js';
 import { deferred, within } from '../../support/wait.js';
 import {
   CLOSE,
@@ -34,33 +31,17 @@ import {
 
 type Deferred<T = void> = ReturnType<typeof deferred<T>>;
 
-const servers: TestServer[] = [];
 const clients: TestSocket[] = [];
 const raws: RawSocketClient[] = [];
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.ws.terminate();
   for (const raw of raws.splice(0)) raw.raw.destroy();
-  await Promise.all(servers.splice(0).map((s) => s.close(2_000)));
 });
 
-interface Started {
-  readonly srv: TestServer;
-  readonly app: Application;
-  readonly logger: ReturnType<typeof captureLogger>;
-  /** `ws://127.0.0.1:PORT` + path. */
-  url(path: string): string;
-}
-
-async function start(
-  routes: readonly RouteEntry[],
-  settings: ApplicationSettings = {},
-): Promise<Started> {
-  const logger = captureLogger();
-  const app = new Application(routes, { logger, ...settings });
-  const srv = await serve(app);
-  servers.push(srv);
-  return { srv, app, logger, url: (path) => `ws://127.0.0.1:${srv.port}${path}` };
+/** Serves `routes` until the end of the test; open sockets get 2 s to close. */
+function start(routes: readonly RouteEntry[], settings: ApplicationSettings = {}): Promise<Served> {
+  return serveRoutes(routes, settings, { closeTimeoutMs: 2_000 });
 }
 
 async function open(
