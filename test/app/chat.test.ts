@@ -2,7 +2,8 @@ import { request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createExampleApp } from '../../src/app/app.js';
 import type { ChatMessage, ChatRoom } from '../../src/app/chat-room.js';
-import { serve, type TestServer } from '../../src/web/testing.js';
+import type { TestServer } from '../../src/web/testing.js';
+import { serveForTest } from '../support/servers.js';
 
 interface Messages {
   messages: ChatMessage[];
@@ -14,12 +15,11 @@ let room: ChatRoom;
 beforeEach(async () => {
   const service = createExampleApp();
   room = service.room;
-  srv = await serve(service.app);
+  srv = await serveForTest(service.app);
 });
 
 afterEach(async () => {
   vi.restoreAllMocks();
-  await srv.close(1_000);
 });
 
 function post(body: unknown, contentType = 'application/json'): Promise<Response> {
