@@ -4,6 +4,7 @@ import { createExampleApp } from '../../src/app/app.js';
 import type { ChatMessage, ChatRoom } from '../../src/app/chat-room.js';
 import type { TestServer } from '../../src/web/testing.js';
 import { serveForTest } from '../support/servers.js';
+import { track } from '../support/wait.js';
 
 interface Messages {
   messages: ChatMessage[];
@@ -39,20 +40,6 @@ async function postText(text: string): Promise<ChatMessage> {
 /** Waits (bounded) until `count` polls are parked in the room. */
 async function waitForWaiting(count: number): Promise<void> {
   await vi.waitFor(() => expect(room.waiting).toBe(count), { timeout: 5_000, interval: 5 });
-}
-
-/** Tracks whether a promise has settled. */
-function track<T>(promise: Promise<T>): { promise: Promise<T>; readonly settled: boolean } {
-  const state = { promise, settled: false };
-  promise.then(
-    () => {
-      state.settled = true;
-    },
-    () => {
-      state.settled = true;
-    },
-  );
-  return state;
 }
 
 async function expectProblem(res: Response, status: number): Promise<Record<string, unknown>> {

@@ -4,7 +4,13 @@
  */
 import { Agent, METHODS, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { countOf, durationCounts, parseExposition, promtoolCheck } from '../support/metrics.js';
+import {
+  countOf,
+  durationCounts,
+  parseExposition,
+  promtoolCheck,
+  waitInFlight,
+} from '../support/metrics.js';
 import { type ServiceProcess, startService } from '../support/process.js';
 import { has } from '../support/programs.js';
 import { send } from '../support/socket.js';
@@ -143,14 +149,7 @@ describe('/metrics', () => {
       });
     });
     poll.end();
-    // Bounded: the poll is taken in within a few scrapes.
-    let inFlight = 0;
-    for (let i = 0; i < 200 && inFlight === 0; i++) {
-      inFlight =
-        parseExposition(await scrape(service)).find((s) => s.name === 'http_requests_in_flight')
-          ?.value ?? 0;
-    }
-    expect(inFlight).toBe(1);
+    expect(await waitInFlight(service.port, 1)).toBe(1);
     // A message ends the poll; the gauge goes back to 0.
     const post = await service.fetch('/chat/messages', {
       method: 'POST',
@@ -259,13 +258,7 @@ describe('http_request_duration_seconds', () => {
     });
     const gone = new Promise<void>((resolve) => poll.once('error', () => resolve()));
     poll.end();
-    let inFlight = 0;
-    for (let i = 0; i < 200 && inFlight === 0; i++) {
-      inFlight =
-        parseExposition(await scrape(service)).find((s) => s.name === 'http_requests_in_flight')
-          ?.value ?? 0;
-    }
-    expect(inFlight).toBe(1);
+    expect(await waitInFlight(service.port, 1)).toBe(1);
     poll.destroy();
     await gone;
     let text = '';

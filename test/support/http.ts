@@ -266,3 +266,21 @@ export async function rawRequest(
   const result = await exchange(port, request, options);
   return { ...result, response: parseResponse(result.data, options) };
 }
+
+/**
+ * One request without a body to `server` on its own connection (`Connection: close`, plus
+ * `headers`), parsed; a HEAD response is read as bodiless.
+ */
+export async function rawOnce(
+  server: { readonly port: number },
+  path: string,
+  headers: Readonly<Record<string, string>> = {},
+  method = 'GET',
+): Promise<RawResponse> {
+  const { response } = await rawRequest(
+    server.port,
+    buildRequest(method, path, { Connection: 'close', ...headers }),
+    { bodiless: method === 'HEAD' },
+  );
+  return response;
+}

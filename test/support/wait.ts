@@ -68,3 +68,23 @@ export function deferred<T = void>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/** A promise and whether it has settled (read after pending callbacks have run). */
+export interface Tracked<T> {
+  readonly promise: Promise<T>;
+  readonly settled: boolean;
+}
+
+/** Tracks whether `promise` has settled, to assert that something is still waiting. */
+export function track<T>(promise: Promise<T>): Tracked<T> {
+  const state = { promise, settled: false };
+  promise.then(
+    () => {
+      state.settled = true;
+    },
+    () => {
+      state.settled = true;
+    },
+  );
+  return state;
+}

@@ -18,7 +18,7 @@ import {
   WebSocketHandler,
 } from '../../../src/web/index.js';
 import { type Served, serveRoutes } from '../../support/servers.js';
-import { deferred, within } from '../../support/wait.js';
+import { deferred, track, within } from '../../support/wait.js';
 import {
   CLOSE,
   clientFrame,
@@ -78,20 +78,6 @@ async function rawClient(port: number): Promise<RawSocketClient> {
 /** Lets a few turns of the event loop (I/O included) pass: no timer, no guessing at durations. */
 async function turns(n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-/** Whether a promise has settled, after pending microtasks. */
-function tracked<T>(promise: Promise<T>): { promise: Promise<T>; readonly settled: boolean } {
-  const state = { promise, settled: false };
-  promise.then(
-    () => {
-      state.settled = true;
-    },
-    () => {
-      state.settled = true;
-    },
-  );
-  return state;
 }
 
 /** Route options shared by the recording handlers below. */
@@ -751,7 +737,7 @@ describe('WebSocketHandler: observers, metrics, shutdown', () => {
     const { srv } = await start([['/ws', Recorder, probe()]]);
     const polite = await rawClient(srv.port);
     expect(await polite.handshake('/ws')).toBe(101);
-    const closing = tracked(srv.server.close(10_000));
+    const closing = track(srv.server.close(10_000));
     const frame = await polite.nextFrame();
     expect(frame.opcode).toBe(CLOSE);
     expect(frame.payload.readUInt16BE(0)).toBe(1001);
