@@ -14,7 +14,7 @@ import { WorkerChannel } from '../../src/service/cluster/worker-channel.js';
 import type { TestServer } from '../../src/web/testing.js';
 import { serveForTest } from '../support/servers.js';
 import { within } from '../support/wait.js';
-import { TestSocket } from '../web/features/ws-client.js';
+import { TestSocket } from '../support/websocket.js';
 
 describe('ChatRoom.subscribe', () => {
   it('tells every subscriber each new message, in order, until it unsubscribes', () => {

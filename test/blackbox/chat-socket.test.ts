@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { type ServiceProcess, startService } from '../support/process.js';
 import { within } from '../support/wait.js';
-import { TestSocket } from '../web/features/ws-client.js';
+import { TestSocket } from '../support/websocket.js';
 
 interface Message {
   readonly id: number;

@@ -27,7 +27,7 @@ import {
   TEXT,
   TestSocket,
   upgradeRequest,
-} from './ws-client.js';
+} from '../../support/websocket.js';
 
 type Deferred<T = void> = ReturnType<typeof deferred<T>>;
 

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { RawClient } from '../../support/socket.js';
-import { deferred, within } from '../../support/wait.js';
+import { RawClient } from './socket.js';
+import { deferred, within } from './wait.js';
 
 /** How a connection ended, as the client saw it. */
 export interface Closed {
