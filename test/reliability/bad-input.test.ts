@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, HttpServer } from '../../src/web/index.js';
-import { exchange, hasCompleteResponse, parseResponse } from '../support/http.js';
+import { chunk, exchange, hasCompleteResponse, parseResponse } from '../support/http.js';
 import { LEVEL, type ServiceProcess, startService } from '../support/process.js';
 import { until } from '../support/wait.js';
 import {
@@ -455,12 +455,7 @@ describe('bodies over the limit (dist/main.js, 1 MiB)', () => {
     const { res, accepted, read } = await push(
       'POST /chat/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
       total,
-      (block) =>
-        Buffer.concat([
-          Buffer.from(`${block.length.toString(16)}\r\n`),
-          block,
-          Buffer.from('\r\n'),
-        ]),
+      chunk,
     );
     expectProblem(res, 413);
     expect(res.header('connection')).toBe('close');

@@ -9,7 +9,8 @@ import { homeCount } from '../support/metrics.js';
 import { msgMatches } from '../support/process.js';
 import { send } from '../support/socket.js';
 import { until } from '../support/wait.js';
-import { keepAliveLoad, report, summarize } from './support.js';
+import { keepAliveLoad, summarize } from './keep-alive-load.js';
+import { report } from './support.js';
 
 describe('SIGKILL to one of two workers under load', () => {
   it('only its in-flight requests fail, a replacement serves within seconds, metrics keep counting', {

@@ -7,16 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startService } from '../support/process.js';
-import {
-  expectServing,
-  keepAliveLoad,
-  mib,
-  openFds,
-  report,
-  rssBytes,
-  SOAK,
-  summarize,
-} from './support.js';
+import { keepAliveLoad, summarize } from './keep-alive-load.js';
+import { expectServing, mib, openFds, report, rssBytes, SOAK } from './support.js';
 
 describe('1,000 concurrent keep-alive connections', () => {
   const seconds = SOAK ? 60 : 10;
