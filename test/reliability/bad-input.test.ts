@@ -358,10 +358,10 @@ describe('slow and stalled clients (fixture: 1.5 s headers and request timeouts)
     expect(res.timedOut).toBe(false);
     expectProblem(res, 408);
     expect(performance.now() - started).toBeGreaterThanOrEqual(1_400);
-    await until(
-      () => fixture.logLines.some((l) => l.reqId === id),
+    await fixture.waitForLine(
+      (l) => l.reqId === id,
+      3_000,
       'the access line of the stalled request',
-      { timeoutMs: 3_000, intervalMs: 25 },
     );
     const line = fixture.logLines.find((l) => l.reqId === id);
     expect(line).toMatchObject({ statusCode: 499, aborted: true, url: '/echo' });

@@ -32,19 +32,19 @@ function linesOf(reqId: string): LogLine[] {
 
 /** Waits for the error line of the handler's exception and the access line, both with `reqId`. */
 async function expectLogged(reqId: string, status: number, message: RegExp): Promise<void> {
-  await until(
-    () => linesOf(reqId).some((l) => l.msg === 'uncaught error in handler'),
-    () => `the error line of ${reqId}\n${service.describe()}`,
-    { timeoutMs: 3_000, intervalMs: 25 },
+  await service.waitForLine(
+    (l) => l.reqId === reqId && l.msg === 'uncaught error in handler',
+    3_000,
+    `the error line of ${reqId}`,
   );
   const error = linesOf(reqId).find((l) => l.msg === 'uncaught error in handler') as LogLine;
   expect(error.level).toBe(LEVEL.error);
   expect((error.err as { message?: string }).message).toMatch(message);
   expect(typeof (error.err as { stack?: string }).stack).toBe('string');
-  await until(
-    () => linesOf(reqId).some((l) => typeof l.statusCode === 'number'),
+  await service.waitForLine(
+    (l) => l.reqId === reqId && typeof l.statusCode === 'number',
+    3_000,
     `the access line of ${reqId}`,
-    { timeoutMs: 3_000, intervalMs: 25 },
   );
   const access = linesOf(reqId).find((l) => typeof l.statusCode === 'number') as LogLine;
   expect(access.statusCode).toBe(status);
@@ -86,10 +86,10 @@ describe('handler faults', () => {
     expect(res.status).toBe(200);
     expect(res.complete).toBe(true);
     expect(res.text()).toBe('delivered intact\n');
-    await until(
-      () => linesOf(reqId).some((l) => l.msg === 'uncaught error in handler'),
+    await service.waitForLine(
+      (l) => l.reqId === reqId && l.msg === 'uncaught error in handler',
+      3_000,
       'the onFinish error line',
-      { timeoutMs: 3_000, intervalMs: 25 },
     );
     const error = linesOf(reqId).find((l) => l.msg === 'uncaught error in handler') as LogLine;
     expect((error.err as { message: string }).message).toMatch(/onFinish failed/);
@@ -148,10 +148,10 @@ describe('handler faults', () => {
     expect(byName.hangs).toMatchObject({ ok: false, error: 'timed out after 200 ms' });
     // The hanging check does not hold the probe beyond its own timeout (generous bound: busy box).
     expect(elapsed).toBeLessThan(2_000);
-    await until(
-      () => linesOf(reqId).some((l) => l.msg === 'readiness check failed'),
+    await service.waitForLine(
+      (l) => l.reqId === reqId && l.msg === 'readiness check failed',
+      3_000,
       'the readiness failure line',
-      { timeoutMs: 3_000, intervalMs: 25 },
     );
     const line = linesOf(reqId).find((l) => l.msg === 'readiness check failed') as LogLine;
     expect(line.level).toBe(LEVEL.warn);

@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../support/http.js';
 import { LEVEL, type ServiceProcess, startService } from '../support/process.js';
-import { until } from '../support/wait.js';
 import { ask, expectProblem, expectServing, startFixture } from './support.js';
 
 let main: ServiceProcess;
@@ -101,11 +100,10 @@ describe('header injection through setHeader', () => {
       expect(res.header('x-echo')).toBeUndefined();
       const raw = res.afterHead.toString('latin1') + JSON.stringify(res.headerList);
       expect(raw).not.toContain('injected');
-      await until(
-        () =>
-          fixture.logLines.some((l) => l.reqId === reqId && l.msg === 'uncaught error in handler'),
+      await fixture.waitForLine(
+        (l) => l.reqId === reqId && l.msg === 'uncaught error in handler',
+        3_000,
         'the refusal logged',
-        { timeoutMs: 3_000, intervalMs: 25 },
       );
     },
   );
@@ -145,11 +143,7 @@ describe('redaction', () => {
       `GET /nope HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${reqId}-404\r\n${headers}Connection: close\r\n\r\n`,
     );
     expect(notFound.status).toBe(404);
-    await until(
-      () => fixture.logLines.filter((l) => l.reqId === reqId).length >= 2,
-      'the error and access lines',
-      { timeoutMs: 3_000, intervalMs: 25 },
-    );
+    await fixture.waitForLines((l) => l.reqId === reqId, 2, 3_000, 'the error and access lines');
     const error = fixture.logLines.find(
       (l) => l.reqId === reqId && l.msg === 'uncaught error in handler',
     );
