@@ -11,9 +11,10 @@ import { ClusterChatRoom } from '../../src/app/chat-cluster.js';
 import { STATIC_ROOT } from '../../src/app/chat-page.js';
 import { type ChatMessage, ChatRoom } from '../../src/app/chat-room.js';
 import { WorkerChannel } from '../../src/service/cluster/worker-channel.js';
-import { serve, type TestServer } from '../../src/web/testing.js';
-import { TestSocket } from '../web/features/ws-client.js';
-import { within } from '../web/socket-utils.js';
+import type { TestServer } from '../../src/web/testing.js';
+import { serveForTest } from '../support/servers.js';
+import { within } from '../support/wait.js';
+import { TestSocket } from '../support/websocket.js';
 
 describe('ChatRoom.subscribe', () => {
   it('tells every subscriber each new message, in order, until it unsubscribes', () => {
@@ -108,12 +109,11 @@ describe('/chat/socket', () => {
   beforeEach(async () => {
     const service = createExampleApp();
     room = service.room;
-    srv = await serve(service.app);
+    srv = await serveForTest(service.app);
   });
 
   afterEach(async () => {
     for (const client of clients.splice(0)) client.ws.terminate();
-    await srv.close(1_000);
   });
 
   async function connect(query = '', origin: string | undefined = srv.origin): Promise<TestSocket> {
@@ -239,11 +239,7 @@ describe('the page', () => {
   let srv: TestServer;
 
   beforeEach(async () => {
-    srv = await serve(createExampleApp().app);
-  });
-
-  afterEach(async () => {
-    await srv.close(1_000);
+    srv = await serveForTest(createExampleApp().app);
   });
 
   it('GET /chat/ is the HTML page, with a strict Content-Security-Policy; /chat redirects there', async () => {

@@ -2,7 +2,9 @@ import { request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createExampleApp } from '../../src/app/app.js';
 import type { ChatMessage, ChatRoom } from '../../src/app/chat-room.js';
-import { serve, type TestServer } from '../../src/web/testing.js';
+import type { TestServer } from '../../src/web/testing.js';
+import { serveForTest } from '../support/servers.js';
+import { track } from '../support/wait.js';
 
 interface Messages {
   messages: ChatMessage[];
@@ -14,12 +16,11 @@ let room: ChatRoom;
 beforeEach(async () => {
   const service = createExampleApp();
   room = service.room;
-  srv = await serve(service.app);
+  srv = await serveForTest(service.app);
 });
 
 afterEach(async () => {
   vi.restoreAllMocks();
-  await srv.close(1_000);
 });
 
 function post(body: unknown, contentType = 'application/json'): Promise<Response> {
@@ -39,20 +40,6 @@ async function postText(text: string): Promise<ChatMessage> {
 /** Waits (bounded) until `count` polls are parked in the room. */
 async function waitForWaiting(count: number): Promise<void> {
   await vi.waitFor(() => expect(room.waiting).toBe(count), { timeout: 5_000, interval: 5 });
-}
-
-/** Tracks whether a promise has settled. */
-function track<T>(promise: Promise<T>): { promise: Promise<T>; readonly settled: boolean } {
-  const state = { promise, settled: false };
-  promise.then(
-    () => {
-      state.settled = true;
-    },
-    () => {
-      state.settled = true;
-    },
-  );
-  return state;
 }
 
 async function expectProblem(res: Response, status: number): Promise<Record<string, unknown>> {

@@ -5,9 +5,9 @@
  */
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { TestSocket } from '../web/features/ws-client.js';
-import { within } from '../web/socket-utils.js';
-import { type ServiceProcess, startService } from './service-process.js';
+import { type ServiceProcess, startService } from '../support/process.js';
+import { within } from '../support/wait.js';
+import { TestSocket } from '../support/websocket.js';
 
 interface Message {
   readonly id: number;
@@ -85,7 +85,7 @@ async function metric(service: ServiceProcess, name: string): Promise<number> {
 
 describe('dist/main.js: /chat/socket with WORKERS=2', () => {
   it('delivers every message, posted over HTTP or a socket on any worker, to the sockets on every worker', async () => {
-    const service = await startService({ WORKERS: '2' }, 15_000);
+    const service = await startService({ WORKERS: '2' }, { timeoutMs: 15_000 });
     const { sockets, workers } = await socketsOnTwoWorkers(service);
     expect(workers.size, 'the sockets landed on one worker only').toBe(2);
 
@@ -117,7 +117,7 @@ describe('dist/main.js: /chat/socket with WORKERS=2', () => {
   });
 
   it('refuses a cross-origin socket with 403', async () => {
-    const service = await startService({ WORKERS: '2' }, 15_000);
+    const service = await startService({ WORKERS: '2' }, { timeoutMs: 15_000 });
     const socket = new TestSocket(`ws://127.0.0.1:${service.port}/chat/socket`, [], {
       origin: 'http://evil.example',
     });
@@ -127,7 +127,7 @@ describe('dist/main.js: /chat/socket with WORKERS=2', () => {
   });
 
   it('on SIGTERM closes the sockets with 1001 and exits 0', async () => {
-    const service = await startService({ WORKERS: '2' }, 15_000);
+    const service = await startService({ WORKERS: '2' }, { timeoutMs: 15_000 });
     const { sockets } = await socketsOnTwoWorkers(service);
     service.signal('SIGTERM');
     for (const socket of sockets) {

@@ -4,7 +4,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { type ServiceProcess, spawnService, startService } from './service-process.js';
+import { type ServiceProcess, spawnService, startService } from '../support/process.js';
 
 interface RawResponse {
   readonly status: number;

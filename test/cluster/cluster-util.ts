@@ -5,12 +5,10 @@
  * loop that counts what failed and how.
  */
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { expect, onTestFinished } from 'vitest';
-import { type ServiceProcess, startService } from '../blackbox/service-process.js';
-import { type Answer, type SendError, type SendOptions, send } from '../service/http-util.js';
-
-export { type Answer, type SendError, type SendOptions, send };
+import { type LogLine, msgMatches, type ServiceProcess, startService } from '../support/process.js';
+import { type Answer, type SendError, type SendOptions, send } from '../support/socket.js';
+import { until } from '../support/wait.js';
 
 let sequence = 0;
 
@@ -35,72 +33,11 @@ export async function tagged(
   return { ...answer, reqId };
 }
 
-type Line = Record<string, unknown>;
-
-/**
- * Waits (bounded) until `check` returns something other than `undefined`, re-checking whenever
- * the service writes output, and at least every 100 ms (for checks on other state).
- */
-export function waitUntil<T>(
-  service: ServiceProcess,
-  check: () => T | undefined,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const stdout = service.child.stdout;
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      clearInterval(ticker);
-      stdout?.off('data', attempt);
-    };
-    const attempt = (): void => {
-      try {
-        const result = check();
-        if (result === undefined) return;
-        cleanup();
-        resolve(result);
-      } catch (error) {
-        cleanup();
-        reject(error);
-      }
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${tail(service)}`));
-    }, timeoutMs);
-    const ticker = setInterval(attempt, 100);
-    // Registered after the ServiceProcess's own listener: its logLines are up to date here.
-    stdout?.on('data', attempt);
-    attempt();
-  });
-}
-
-/** The last lines of the service's output, for failure messages. */
-export function tail(service: ServiceProcess, lines = 40): string {
-  return `--- last stdout lines ---\n${service.stdoutLines.slice(-lines).join('\n')}\n--- stderr ---\n${service.stderr}`;
-}
-
-/** Waits for a log line matching `predicate`. */
-export function waitForLine(
-  service: ServiceProcess,
-  predicate: (line: Line) => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<Line> {
-  return waitUntil(service, () => service.logLines.find(predicate), timeoutMs, what);
-}
-
-/** Whether a log line's `msg` matches `pattern`. */
-export function msg(line: Line, pattern: RegExp): boolean {
-  return typeof line.msg === 'string' && pattern.test(line.msg);
-}
-
 /** The worker that answered a request, from its access line. */
 export interface ServedBy {
   readonly pid: number;
   readonly workerId: unknown;
-  readonly line: Line;
+  readonly line: LogLine;
 }
 
 /** Waits for the access line of `reqId` and tells which process wrote it. */
@@ -109,8 +46,7 @@ export async function servedBy(
   reqId: string,
   timeoutMs = 5_000,
 ): Promise<ServedBy> {
-  const line = await waitForLine(
-    service,
+  const line = await service.waitForLine(
     (l) => l.reqId === reqId,
     timeoutMs,
     `the access line of ${reqId}`,
@@ -122,7 +58,7 @@ export async function servedBy(
 /** The pids of the `worker started` lines so far, in order. */
 export function startedWorkerPids(service: ServiceProcess): number[] {
   return service.logLines
-    .filter((l) => msg(l, /^worker started/))
+    .filter((l) => msgMatches(l, /^worker started/))
     .map((l) => l.pid)
     .filter((pid): pid is number => typeof pid === 'number');
 }
@@ -135,7 +71,7 @@ export function startedWorkerPids(service: ServiceProcess): number[] {
 export async function startCluster(
   env: Readonly<Record<string, string | undefined>> = {},
 ): Promise<{ service: ServiceProcess; workers: number[] }> {
-  const service = await startService({ WORKERS: '2', ...env }, 15_000);
+  const service = await startService({ WORKERS: '2', ...env }, { timeoutMs: 15_000 });
   const workers = startedWorkerPids(service);
   expect(workers).toHaveLength(2);
   expect(new Set(workers).size).toBe(2);
@@ -174,32 +110,12 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Resolves once none of `pids` is running; rejects after `timeoutMs`. */
-export async function waitForPidsGone(pids: readonly number[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const alive = pids.filter(isAlive);
-    if (alive.length === 0) return;
-    if (Date.now() > deadline) {
-      throw new Error(`processes ${alive.join(', ')} still running after ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Tries to connect to 127.0.0.1:`port`: `'connected'` or the error code. */
-export function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.setTimeout(3_000, () => {
-      socket.destroy();
-      resolve('timeout');
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-  });
+export function waitForPidsGone(pids: readonly number[], timeoutMs: number): Promise<void> {
+  return until(
+    () => !pids.some(isAlive),
+    () => `processes ${pids.filter(isAlive).join(', ')} still running`,
+    { timeoutMs, intervalMs: 50 },
+  );
 }
 
 /** The `/metrics` exposition, as whichever worker the connection reaches answers it. */
@@ -303,13 +219,4 @@ export function clientLoop(port: number, options: LoopOptions): ClientLoop {
     elapsedMs: Date.now() - started,
   }));
   return { ok: () => okIds.length, done };
-}
-
-/** Waits (bounded polling) until `condition()` holds. */
-export async function until(condition: () => boolean, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

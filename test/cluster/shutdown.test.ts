@@ -5,17 +5,10 @@
  * the port with it.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  clientLoop,
-  msg,
-  servedBy,
-  startCluster,
-  tagged,
-  tryConnect,
-  until,
-  waitForLine,
-  waitForPidsGone,
-} from './cluster-util.js';
+import { msgMatches } from '../support/process.js';
+import { tryConnect } from '../support/socket.js';
+import { until } from '../support/wait.js';
+import { clientLoop, servedBy, startCluster, tagged, waitForPidsGone } from './cluster-util.js';
 
 describe('cluster shutdown', () => {
   it('SIGTERM under load: no failed request, every process exits, exit code 0', async () => {
@@ -27,7 +20,7 @@ describe('cluster shutdown', () => {
       maxRequests: 5_000,
       maxMs: 15_000,
     });
-    await until(() => loop.ok() >= 30, 5_000, 'the client loop getting going');
+    await until(() => loop.ok() >= 30, 'the client loop getting going', { timeoutMs: 5_000 });
     const okAtSignal = loop.ok();
     const signalledAt = Date.now();
     service.signal('SIGTERM');
@@ -36,7 +29,7 @@ describe('cluster shutdown', () => {
     const result = await loop.done;
 
     expect(exit).toEqual({ code: 0, signal: null });
-    const exiting = service.logLines.find((l) => msg(l, /^primary exiting/));
+    const exiting = service.logLines.find((l) => msgMatches(l, /^primary exiting/));
     expect(exiting?.exitCode).toBe(0);
 
     // Every request that reached a worker (it wrote an access line) was answered 200 and the
@@ -76,7 +69,9 @@ describe('cluster shutdown', () => {
     expect(result.ok).toBeGreaterThanOrEqual(30);
     await waitForPidsGone(workers, 5_000);
     for (const pid of workers) {
-      const done = service.logLines.find((l) => l.pid === pid && msg(l, /^shutdown complete/));
+      const done = service.logLines.find(
+        (l) => l.pid === pid && msgMatches(l, /^shutdown complete/),
+      );
       expect(done, `worker ${pid} finished its shutdown`).toBeDefined();
       expect(done?.exitCode).toBe(0);
     }
@@ -95,11 +90,10 @@ describe('cluster shutdown', () => {
     const signalledAt = Date.now();
     service.signal('SIGTERM');
     // Each worker says it started shutting down (the primary forwards the signal over IPC).
-    await waitForLine(
-      service,
+    await service.waitForLine(
       () =>
         workers.every((pid) =>
-          service.logLines.some((l) => l.pid === pid && msg(l, /^shutdown started/)),
+          service.logLines.some((l) => l.pid === pid && msgMatches(l, /^shutdown started/)),
         ),
       900,
       'both workers starting their shutdown',
@@ -135,7 +129,7 @@ describe('cluster shutdown', () => {
     const exit = await service.waitForExit(10_000);
     expect(exit).toEqual({ code: 0, signal: null });
     // The delay was honoured: the workers started draining no sooner than 1 s after the signal.
-    const draining = service.logLines.filter((l) => msg(l, /^draining/));
+    const draining = service.logLines.filter((l) => msgMatches(l, /^draining/));
     expect(draining.map((l) => l.pid).sort()).toEqual([...workers].sort());
     for (const line of draining) {
       expect(Date.parse(line.time as string)).toBeGreaterThanOrEqual(signalledAt + 990);
@@ -155,7 +149,8 @@ describe('cluster shutdown', () => {
     await waitForPidsGone(workers, 15_000);
     for (const pid of workers) {
       const line = service.logLines.find(
-        (l) => l.pid === pid && msg(l, /^shutdown started/) && l.reason === 'the primary is gone',
+        (l) =>
+          l.pid === pid && msgMatches(l, /^shutdown started/) && l.reason === 'the primary is gone',
       );
       expect(line, `worker ${pid} shut down because the primary was gone`).toBeDefined();
     }

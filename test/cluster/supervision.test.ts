@@ -4,20 +4,18 @@
  * without a failed request, and workers that keep crashing at start-up make the primary give up.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnService } from '../blackbox/service-process.js';
+import { homeCount } from '../support/metrics.js';
+import { msgMatches, spawnService } from '../support/process.js';
+import { until } from '../support/wait.js';
 import {
   clientLoop,
-  msg,
   scrape,
   servedBy,
   startCluster,
   startedWorkerPids,
   tagged,
-  until,
-  waitForLine,
   waitForPidsGone,
 } from './cluster-util.js';
-import { homeCount } from './exposition.js';
 
 describe('cluster supervision', () => {
   it('replaces a SIGKILLed worker while the other keeps serving; counts do not go backwards', async () => {
@@ -38,9 +36,8 @@ describe('cluster supervision', () => {
     expect(first).toBe(20);
 
     process.kill(victim, 'SIGKILL');
-    const died = await waitForLine(
-      service,
-      (l) => msg(l, /^worker died/) && l.workerPid === victim,
+    const died = await service.waitForLine(
+      (l) => msgMatches(l, /^worker died/) && l.workerPid === victim,
       5_000,
       'the primary noticing the killed worker',
     );
@@ -52,16 +49,15 @@ describe('cluster supervision', () => {
     // connections a moment before the primary's `worker ready` line is read here).
     const isReplacementReady = () =>
       service.logLines.some(
-        (l) => msg(l, /^worker ready/) && l.workerPid !== victim && l.workerPid !== survivor,
+        (l) => msgMatches(l, /^worker ready/) && l.workerPid !== victim && l.workerPid !== survivor,
       );
     let whileReplacing = 0;
     for (let i = 0; i < 200 && !isReplacementReady(); i++) {
       expect(await home()).not.toBe(victim);
       whileReplacing++;
     }
-    await waitForLine(
-      service,
-      (l) => msg(l, /^worker ready/) && l.workerPid !== victim && l.workerPid !== survivor,
+    await service.waitForLine(
+      (l) => msgMatches(l, /^worker ready/) && l.workerPid !== victim && l.workerPid !== survivor,
       10_000,
       'the replacement worker ready',
     );
@@ -96,7 +92,7 @@ describe('cluster supervision', () => {
       concurrency: 4,
       stopWhen: () => {
         if (completeAt === undefined) {
-          if (service.logLines.some((l) => msg(l, /^rolling restart complete/))) {
+          if (service.logLines.some((l) => msgMatches(l, /^rolling restart complete/))) {
             completeAt = loop.ok();
           }
           return false;
@@ -108,7 +104,7 @@ describe('cluster supervision', () => {
       maxRequests: 5_000,
       maxMs: 25_000,
     });
-    await until(() => loop.ok() >= 10, 5_000, 'the client loop getting going');
+    await until(() => loop.ok() >= 10, 'the client loop getting going', { timeoutMs: 5_000 });
     const okAtSignal = loop.ok();
     service.signal('SIGHUP');
     const result = await loop.done;
@@ -120,7 +116,7 @@ describe('cluster supervision', () => {
     const duringRestart = (completeAt as number) - okAtSignal;
     expect(duringRestart).toBeGreaterThan(0);
     const logTime = (pattern: RegExp) =>
-      Date.parse(service.logLines.find((l) => msg(l, pattern))?.time as string);
+      Date.parse(service.logLines.find((l) => msgMatches(l, pattern))?.time as string);
     const restartMs = logTime(/^rolling restart complete/) - logTime(/^rolling restart$/);
     console.info(
       `rolling restart: ${result.ok} requests ok (${duringRestart} during the restart), ` +
@@ -135,12 +131,12 @@ describe('cluster supervision', () => {
     await waitForPidsGone(workers, 10_000);
     for (const pid of workers) {
       const retired = service.logLines.find(
-        (l) => msg(l, /^worker retired/) && l.workerPid === pid,
+        (l) => msgMatches(l, /^worker retired/) && l.workerPid === pid,
       );
       expect(retired, `worker ${pid} retired`).toBeDefined();
       expect(retired?.code).toBe(0);
     }
-    expect(service.logLines.some((l) => msg(l, /^worker died/))).toBe(false);
+    expect(service.logLines.some((l) => msgMatches(l, /^worker died/))).toBe(false);
     // The requests after the restart were served by the new workers only.
     const lastIds = result.okIds.slice(-10);
     const lastPids = await Promise.all(lastIds.map((id) => servedBy(service, id)));
@@ -165,11 +161,11 @@ describe('cluster supervision', () => {
     expect(exit.code).not.toBe(0);
     expect(exit.code).not.toBeNull();
     expect(elapsed).toBeLessThan(30_000);
-    const fatal = service.logLines.find((l) => l.level === 60 && msg(l, /giving up/));
+    const fatal = service.logLines.find((l) => l.level === 60 && msgMatches(l, /giving up/));
     expect(fatal, service.describe()).toBeDefined();
     expect(fatal?.role).toBe('primary');
     expect(fatal?.pid).toBe(service.child.pid);
-    const deaths = service.logLines.filter((l) => msg(l, /^worker died/));
+    const deaths = service.logLines.filter((l) => msgMatches(l, /^worker died/));
     expect(deaths.length).toBeGreaterThanOrEqual(2);
     expect(deaths.length).toBeLessThanOrEqual(10);
     // It never claimed to listen, and no worker it forked is left behind.

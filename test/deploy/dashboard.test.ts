@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { startService } from '../blackbox/service-process.js';
+import { startService } from '../support/process.js';
 import {
   dashboardQueries,
   hasSeries,

@@ -5,57 +5,27 @@
  * and every query of the Grafana dashboard evaluates to data. `promtool check metrics` finds
  * nothing to complain about in the exposition.
  *
- * Needs /usr/bin/prometheus and /usr/bin/promtool (Debian package `prometheus`, installed by
- * .ci/run); PROMETHEUS and PROMTOOL override the paths. Without them the tests fail, saying so.
+ * Needs prometheus and promtool (Debian package `prometheus`, installed by .ci/run); PROMETHEUS
+ * and PROMTOOL override the paths. Without them the suite is skipped, or fails under CI.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceProcess } from '../blackbox/service-process.js';
+import { promtoolCheck } from '../support/metrics.js';
+import { ServiceProcess } from '../support/process.js';
+import { has, programPath } from '../support/programs.js';
+import { freePort } from '../support/socket.js';
+import { eventually } from '../support/wait.js';
 import { dashboardQueries } from './promql.js';
 
-const PROMETHEUS = process.env.PROMETHEUS ?? '/usr/bin/prometheus';
-const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
-const INSTALL_HINT = 'install it with `apt-get install prometheus` (Debian; .ci/run does this)';
 const DASHBOARD = JSON.parse(
   readFileSync(
     new URL('../../k8s/components/grafana-dashboard/tornode-dashboard.json', import.meta.url),
     'utf8',
   ),
 );
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
-async function eventually<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined>,
-  describeLast: () => string = () => '',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms: ${what}\n${describeLast()}`);
-    await sleep(250);
-  }
-}
 
 interface Sample {
   readonly metric: Record<string, string>;
@@ -100,14 +70,10 @@ async function sendRequests(count: number): Promise<void> {
   }
 }
 
-describe('Prometheus scraping the service', () => {
+describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service', () => {
   beforeAll(async () => {
-    for (const [tool, file] of [
-      ['prometheus', PROMETHEUS],
-      ['promtool', PROMTOOL],
-    ] as const) {
-      if (!existsSync(file)) throw new Error(`${tool} is missing at ${file}: ${INSTALL_HINT}`);
-    }
+    const prometheusPath = programPath('prometheus');
+    programPath('promtool');
     service = new ServiceProcess({ WORKERS: '2' });
     const servicePort = await service.waitForListening(15_000);
 
@@ -131,7 +97,7 @@ describe('Prometheus scraping the service', () => {
     const port = await freePort();
     prometheusOrigin = `http://127.0.0.1:${port}`;
     prometheus = spawn(
-      PROMETHEUS,
+      prometheusPath,
       [
         `--config.file=${path.join(workDir, 'prometheus.yml')}`,
         `--storage.tsdb.path=${path.join(workDir, 'data')}`,
@@ -147,8 +113,6 @@ describe('Prometheus scraping the service', () => {
       prometheusLog += chunk.toString();
     });
     await eventually(
-      'Prometheus /-/ready',
-      30_000,
       async () => {
         if (prometheus?.exitCode !== null) {
           throw new Error(`prometheus exited (${prometheus?.exitCode}):\n${prometheusLog}`);
@@ -159,7 +123,8 @@ describe('Prometheus scraping the service', () => {
         );
         return ok ? true : undefined;
       },
-      () => prometheusLog,
+      () => `${'Prometheus /-/ready'}\n${(() => prometheusLog)()}`,
+      { timeoutMs: 30_000, intervalMs: 250 },
     );
   }, 60_000);
 
@@ -179,8 +144,6 @@ describe('Prometheus scraping the service', () => {
     await sendRequests(25);
     const target = '{job="tornode"}';
     const seen = await eventually(
-      `up == 1 and sum(http_request_duration_seconds_count{route="/"}) == ${sent}`,
-      30_000,
       async () => {
         const up = await single(`up${target}`);
         const count = await single(
@@ -188,7 +151,9 @@ describe('Prometheus scraping the service', () => {
         );
         return up === 1 && count === sent ? { up, count } : undefined;
       },
-      () => prometheusLog,
+      () =>
+        `${`up == 1 and sum(http_request_duration_seconds_count{route="/"}) == ${sent}`}\n${(() => prometheusLog)()}`,
+      { timeoutMs: 30_000, intervalMs: 250 },
     );
     expect(seen).toEqual({ up: 1, count: 25 });
     // Summed over both workers by the primary: one series, not one per worker.
@@ -209,8 +174,6 @@ describe('Prometheus scraping the service', () => {
       expr.replaceAll('$__rate_interval', '10s').replaceAll(/\$(namespace|job|pod)\b/g, '.*');
     let empty: string[] = [];
     await eventually(
-      'every dashboard query returns at least one series',
-      30_000,
       async () => {
         empty = [];
         for (const q of queries) {
@@ -218,7 +181,9 @@ describe('Prometheus scraping the service', () => {
         }
         return empty.length === 0 ? true : undefined;
       },
-      () => `still empty:\n${empty.join('\n')}`,
+      () =>
+        `${'every dashboard query returns at least one series'}\n${(() => `still empty:\n${empty.join('\n')}`)()}`,
+      { timeoutMs: 30_000, intervalMs: 250 },
     );
     // Label values the variables offer come from the scraped target.
     const pods = await query('count by (pod) (http_requests_in_flight)');
@@ -230,13 +195,7 @@ describe('Prometheus scraping the service', () => {
     const response = await service.fetch('/metrics');
     const text = await response.text();
     expect(response.status).toBe(200);
-    const result = spawnSync(PROMTOOL, ['check', 'metrics'], {
-      input: text,
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    expect(result.error).toBeUndefined();
-    expect({ status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({
+    expect(promtoolCheck(text)).toEqual({
       status: 0,
       output: '',
     });

@@ -7,12 +7,12 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Application, HttpServer } from '../../src/web/index.js';
-import { type Child, LEVEL, startChild } from '../service/child.js';
-import { exchange, hasCompleteResponse, parseResponse } from '../web/raw-http.js';
+import { chunk, exchange, hasCompleteResponse, parseResponse } from '../support/http.js';
+import { LEVEL, type ServiceProcess, startService } from '../support/process.js';
+import { until } from '../support/wait.js';
 import {
   ask,
   bytesRead,
-  eventually,
   expectNoLeak,
   expectProblem,
   expectServing,
@@ -24,22 +24,21 @@ import {
   SOAK,
 } from './support.js';
 
-let main: Child;
-let fixture: Child;
+let main: ServiceProcess;
+let fixture: ServiceProcess;
 
 beforeAll(async () => {
   // LOG_LEVEL=info: every access line is there to prove what reached the application.
   [main, fixture] = await Promise.all([
-    startChild({ LOG_LEVEL: 'info' }, undefined, true),
-    startChild(
+    startService({ LOG_LEVEL: 'info' }, { shared: true }),
+    startService(
       {
         LOG_LEVEL: 'info',
         FIXTURE_HEADERS_TIMEOUT_MS: '1500',
         FIXTURE_REQUEST_TIMEOUT_MS: '1500',
         KEEP_ALIVE_TIMEOUT_MS: '1500',
       },
-      FIXTURE,
-      true,
+      { script: FIXTURE, shared: true },
     ),
   ]);
 });
@@ -57,7 +56,7 @@ afterAll(async () => {
   await Promise.all([main?.stop(), fixture?.stop()]);
 });
 
-function accessLines(child: Child, url: string): Record<string, unknown>[] {
+function accessLines(child: ServiceProcess, url: string): Record<string, unknown>[] {
   return child.logLines.filter((l) => l.url === url && typeof l.statusCode === 'number');
 }
 
@@ -359,8 +358,8 @@ describe('slow and stalled clients (fixture: 1.5 s headers and request timeouts)
     expect(res.timedOut).toBe(false);
     expectProblem(res, 408);
     expect(performance.now() - started).toBeGreaterThanOrEqual(1_400);
-    await eventually(
-      () => fixture.logLines.some((l) => l.reqId === id),
+    await fixture.waitForLine(
+      (l) => l.reqId === id,
       3_000,
       'the access line of the stalled request',
     );
@@ -374,10 +373,16 @@ describe('slow and stalled clients (fixture: 1.5 s headers and request timeouts)
     socket.write(
       'POST /chat/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"te',
     );
-    await eventually(async () => (await inFlight(main.port)) === 1, 3_000, 'the request in flight');
+    await until(async () => (await inFlight(main.port)) === 1, 'the request in flight', {
+      timeoutMs: 3_000,
+      intervalMs: 25,
+    });
     for (let i = 0; i < 20; i++) await expectServing(main.port);
     socket.destroy();
-    await eventually(async () => (await inFlight(main.port)) === 0, 3_000, 'the request released');
+    await until(async () => (await inFlight(main.port)) === 0, 'the request released', {
+      timeoutMs: 3_000,
+      intervalMs: 25,
+    });
   });
 });
 
@@ -450,12 +455,7 @@ describe('bodies over the limit (dist/main.js, 1 MiB)', () => {
     const { res, accepted, read } = await push(
       'POST /chat/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
       total,
-      (block) =>
-        Buffer.concat([
-          Buffer.from(`${block.length.toString(16)}\r\n`),
-          block,
-          Buffer.from('\r\n'),
-        ]),
+      chunk,
     );
     expectProblem(res, 413);
     expect(res.header('connection')).toBe('close');
@@ -674,10 +674,10 @@ describe('1,000 connections opened and abandoned (fixture: 1.5 s headers and kee
       if (i % 3 === 2) socket.write('GET /slow?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n');
     });
     // (Most of them at once: on a slow machine the first silent ones may be cut off already.)
-    await eventually(
+    await until(
       () => openFds(pid) >= fdsBefore + 600,
-      5_000,
       () => `${openFds(pid)} fds`,
+      { timeoutMs: 5_000, intervalMs: 25 },
     );
     const fdsHeld = openFds(pid);
     for (let i = 0; i < 10; i++) await expectServing(fixture.port);
@@ -695,10 +695,10 @@ describe('1,000 connections opened and abandoned (fixture: 1.5 s headers and kee
     for (const { data } of cutOff) expectProblem(parseResponse(data), 408);
     const idle = results.filter((_, i) => i % 2 === 1 && i % 3 === 2);
     for (const { data } of idle) expect(parseResponse(data).status).toBe(200);
-    await eventually(
+    await until(
       () => openFds(pid) <= fdsBefore + 5,
-      5_000,
       () => `back to ${fdsBefore} descriptors (now ${openFds(pid)})`,
+      { timeoutMs: 5_000, intervalMs: 25 },
     );
     await expectServing(fixture.port);
     report('abandoned connections', {

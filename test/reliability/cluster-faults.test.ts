@@ -4,16 +4,13 @@
  * serves soon after, and the aggregated metrics keep counting. Run `npm run build` first.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  msg,
-  scrape,
-  send,
-  startCluster,
-  startedWorkerPids,
-  waitForLine,
-} from '../cluster/cluster-util.js';
-import { homeCount } from '../cluster/exposition.js';
-import { eventually, keepAliveLoad, report, summarize } from './support.js';
+import { scrape, startCluster, startedWorkerPids } from '../cluster/cluster-util.js';
+import { homeCount } from '../support/metrics.js';
+import { msgMatches } from '../support/process.js';
+import { send } from '../support/socket.js';
+import { until } from '../support/wait.js';
+import { keepAliveLoad, summarize } from './keep-alive-load.js';
+import { report } from './support.js';
 
 describe('SIGKILL to one of two workers under load', () => {
   it('only its in-flight requests fail, a replacement serves within seconds, metrics keep counting', {
@@ -47,7 +44,7 @@ describe('SIGKILL to one of two workers under load', () => {
         served++;
       },
     });
-    await eventually(() => served >= 2_000, 15_000, 'load under way');
+    await until(() => served >= 2_000, 'load under way', { timeoutMs: 15_000, intervalMs: 25 });
     const before = homeCount((await scrape(service)).text) ?? 0;
     expect(before).toBeGreaterThan(0);
 
@@ -55,9 +52,8 @@ describe('SIGKILL to one of two workers under load', () => {
     process.kill(victim, 'SIGKILL');
     killedAt = Date.now();
     killedPerf = performance.now();
-    const died = await waitForLine(
-      service,
-      (l) => msg(l, /^worker died/) && l.workerPid === victim,
+    const died = await service.waitForLine(
+      (l) => msgMatches(l, /^worker died/) && l.workerPid === victim,
       5_000,
       'the primary noticing the death',
     );
@@ -87,7 +83,10 @@ describe('SIGKILL to one of two workers under load', () => {
     const replacementReadyMs = (servedAt as number) - killedAt;
     // Let the load run on over the two live workers for a moment, then stop it.
     const servedAfter = served;
-    await eventually(() => served >= servedAfter + 2_000, 15_000, 'load after the replacement');
+    await until(() => served >= servedAfter + 2_000, 'load after the replacement', {
+      timeoutMs: 15_000,
+      intervalMs: 25,
+    });
     stop = true;
     const result = await load;
     const after = homeCount((await scrape(service)).text) ?? 0;

@@ -8,8 +8,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Child, LEVEL, startChild } from '../service/child.js';
-import { RawClient, type RawResponse } from '../web/socket-utils.js';
+import type { RawResponse } from '../support/http.js';
+import { LEVEL, type ServiceProcess, startService } from '../support/process.js';
+import { RawClient } from '../support/socket.js';
 import { expectNoLeak, expectServing, FIXTURE, mib, report, rssBytes, SOAK } from './support.js';
 
 const SEED = Number(process.env.RELIABILITY_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -205,7 +206,7 @@ function serialize(request: FuzzRequest): Buffer {
 
 interface Target {
   readonly name: string;
-  readonly start: () => Promise<Child>;
+  readonly start: () => Promise<ServiceProcess>;
   readonly paths: readonly string[];
 }
 
@@ -213,7 +214,7 @@ const TARGETS: Target[] = [
   {
     name: 'dist/main.js',
     // A small body limit, so that 413s (and the lingering close after them) are fuzzed too.
-    start: () => startChild({ LOG_LEVEL: 'error', MAX_BODY_BYTES: '512' }),
+    start: () => startService({ LOG_LEVEL: 'error', MAX_BODY_BYTES: '512' }),
     paths: [
       '/',
       '/chat/messages',
@@ -229,7 +230,7 @@ const TARGETS: Target[] = [
   },
   {
     name: 'the reliability fixture',
-    start: () => startChild({ LOG_LEVEL: 'error', MAX_BODY_BYTES: '512' }, FIXTURE),
+    start: () => startService({ LOG_LEVEL: 'error', MAX_BODY_BYTES: '512' }, { script: FIXTURE }),
     paths: ['/', '/echo', '/form', '/users/x', '/users/%C3%A9', '/pollution', '/livez', '/nope'],
   },
 ];

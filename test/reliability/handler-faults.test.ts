@@ -6,18 +6,12 @@
  * shutdown that lets in-flight requests finish, exit code 1. Run `npm run build` first.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Child, LEVEL, type LogLine } from '../service/child.js';
-import { exchange, parseResponse } from '../web/raw-http.js';
-import {
-  ask,
-  eventually,
-  expectNoLeak,
-  expectProblem,
-  expectServing,
-  startFixture,
-} from './support.js';
+import { exchange, parseResponse } from '../support/http.js';
+import { LEVEL, type LogLine, type ServiceProcess } from '../support/process.js';
+import { until } from '../support/wait.js';
+import { ask, expectNoLeak, expectProblem, expectServing, startFixture } from './support.js';
 
-let service: Child;
+let service: ServiceProcess;
 let sequence = 0;
 
 beforeAll(async () => {
@@ -38,17 +32,17 @@ function linesOf(reqId: string): LogLine[] {
 
 /** Waits for the error line of the handler's exception and the access line, both with `reqId`. */
 async function expectLogged(reqId: string, status: number, message: RegExp): Promise<void> {
-  await eventually(
-    () => linesOf(reqId).some((l) => l.msg === 'uncaught error in handler'),
+  await service.waitForLine(
+    (l) => l.reqId === reqId && l.msg === 'uncaught error in handler',
     3_000,
-    () => `the error line of ${reqId}\n${service.describe()}`,
+    `the error line of ${reqId}`,
   );
   const error = linesOf(reqId).find((l) => l.msg === 'uncaught error in handler') as LogLine;
   expect(error.level).toBe(LEVEL.error);
   expect((error.err as { message?: string }).message).toMatch(message);
   expect(typeof (error.err as { stack?: string }).stack).toBe('string');
-  await eventually(
-    () => linesOf(reqId).some((l) => typeof l.statusCode === 'number'),
+  await service.waitForLine(
+    (l) => l.reqId === reqId && typeof l.statusCode === 'number',
     3_000,
     `the access line of ${reqId}`,
   );
@@ -92,8 +86,8 @@ describe('handler faults', () => {
     expect(res.status).toBe(200);
     expect(res.complete).toBe(true);
     expect(res.text()).toBe('delivered intact\n');
-    await eventually(
-      () => linesOf(reqId).some((l) => l.msg === 'uncaught error in handler'),
+    await service.waitForLine(
+      (l) => l.reqId === reqId && l.msg === 'uncaught error in handler',
       3_000,
       'the onFinish error line',
     );
@@ -154,8 +148,8 @@ describe('handler faults', () => {
     expect(byName.hangs).toMatchObject({ ok: false, error: 'timed out after 200 ms' });
     // The hanging check does not hold the probe beyond its own timeout (generous bound: busy box).
     expect(elapsed).toBeLessThan(2_000);
-    await eventually(
-      () => linesOf(reqId).some((l) => l.msg === 'readiness check failed'),
+    await service.waitForLine(
+      (l) => l.reqId === reqId && l.msg === 'readiness check failed',
       3_000,
       'the readiness failure line',
     );
@@ -182,13 +176,13 @@ describe('a rejected promise nobody awaits (documented policy)', () => {
     const slow = fetch(`http://127.0.0.1:${doomed.port}/slow?ms=500`, {
       headers: { 'x-request-id': slowId },
     });
-    await eventually(
+    await until(
       async () => {
         const text = await (await fetch(`http://127.0.0.1:${doomed.port}/metrics`)).text();
         return /^http_requests_in_flight 1$/m.test(text);
       },
-      3_000,
       'the slow request in flight',
+      { timeoutMs: 3_000, intervalMs: 25 },
     );
     const reqId = newId('unawaited');
     const res = await fetch(`http://127.0.0.1:${doomed.port}/fault/unawaited`, {

@@ -6,17 +6,9 @@
  * `RELIABILITY_SOAK=1`. Run `npm run build` first.
  */
 import { describe, expect, it } from 'vitest';
-import { startChild } from '../service/child.js';
-import {
-  expectServing,
-  keepAliveLoad,
-  mib,
-  openFds,
-  report,
-  rssBytes,
-  SOAK,
-  summarize,
-} from './support.js';
+import { startService } from '../support/process.js';
+import { keepAliveLoad, summarize } from './keep-alive-load.js';
+import { expectServing, mib, openFds, report, rssBytes, SOAK } from './support.js';
 
 describe('1,000 concurrent keep-alive connections', () => {
   const seconds = SOAK ? 60 : 10;
@@ -24,7 +16,7 @@ describe('1,000 concurrent keep-alive connections', () => {
     timeout: (seconds + 30) * 1000,
   }, async () => {
     // Access lines for 200s are info: LOG_LEVEL=warn keeps the test process from parsing them all.
-    const service = await startChild({ LOG_LEVEL: 'warn' });
+    const service = await startService({ LOG_LEVEL: 'warn' });
     const pid = service.child.pid as number;
     const rssStart = rssBytes(pid);
     const result = await keepAliveLoad({
@@ -56,7 +48,7 @@ describe('SIGTERM in the middle of sustained load', () => {
   it('200 keep-alive connections: every request is answered in full or refused at connect; 0 resets, 0 truncated', {
     timeout: 40_000,
   }, async () => {
-    const service = await startChild({ LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '0' });
+    const service = await startService({ LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '0' });
     let signalledAt = 0;
     let served = 0;
     const load = keepAliveLoad({
@@ -96,7 +88,7 @@ describe('memory', () => {
   it(`${requests.toLocaleString('en')} requests: RSS stops growing after warm-up (second half < 30 MiB)`, {
     timeout: SOAK ? 600_000 : 120_000,
   }, async () => {
-    const service = await startChild({ LOG_LEVEL: 'error' });
+    const service = await startService({ LOG_LEVEL: 'error' });
     const pid = service.child.pid as number;
     const paths = ['/', '/chat/messages', '/nope', '/livez', '/chat/messages?after=0&timeout=0'];
     const okStatuses = [200, 204, 404];

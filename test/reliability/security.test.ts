@@ -5,16 +5,16 @@
  * log lines as well as access lines. Run `npm run build` first.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Child, LEVEL, startChild } from '../service/child.js';
-import type { RawResponse } from '../web/raw-http.js';
-import { ask, eventually, expectProblem, expectServing, startFixture } from './support.js';
+import type { RawResponse } from '../support/http.js';
+import { LEVEL, type ServiceProcess, startService } from '../support/process.js';
+import { ask, expectProblem, expectServing, startFixture } from './support.js';
 
-let main: Child;
-let fixture: Child;
+let main: ServiceProcess;
+let fixture: ServiceProcess;
 
 beforeAll(async () => {
   [main, fixture] = await Promise.all([
-    startChild({ LOG_LEVEL: 'debug', MAX_BODY_BYTES: '1024' }, undefined, true),
+    startService({ LOG_LEVEL: 'debug', MAX_BODY_BYTES: '1024' }, { shared: true }),
     startFixture({ LOG_LEVEL: 'debug' }, true),
   ]);
 }, 20_000);
@@ -26,7 +26,7 @@ afterAll(async () => {
 const VERSION = /\b(?:v?\d+\.\d+\.\d+|node|tornode)\b/i;
 
 /** Every kind of answer the service gives: success, redirect-free errors, probes, raw refusals. */
-function requests(): [string, () => Child, string][] {
+function requests(): [string, () => ServiceProcess, string][] {
   const json = (body: string) =>
     `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   return [
@@ -100,9 +100,8 @@ describe('header injection through setHeader', () => {
       expect(res.header('x-echo')).toBeUndefined();
       const raw = res.afterHead.toString('latin1') + JSON.stringify(res.headerList);
       expect(raw).not.toContain('injected');
-      await eventually(
-        () =>
-          fixture.logLines.some((l) => l.reqId === reqId && l.msg === 'uncaught error in handler'),
+      await fixture.waitForLine(
+        (l) => l.reqId === reqId && l.msg === 'uncaught error in handler',
         3_000,
         'the refusal logged',
       );
@@ -144,11 +143,7 @@ describe('redaction', () => {
       `GET /nope HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${reqId}-404\r\n${headers}Connection: close\r\n\r\n`,
     );
     expect(notFound.status).toBe(404);
-    await eventually(
-      () => fixture.logLines.filter((l) => l.reqId === reqId).length >= 2,
-      3_000,
-      'the error and access lines',
-    );
+    await fixture.waitForLines((l) => l.reqId === reqId, 2, 3_000, 'the error and access lines');
     const error = fixture.logLines.find(
       (l) => l.reqId === reqId && l.msg === 'uncaught error in handler',
     );

@@ -3,37 +3,9 @@
  * (run `npm run build` first).
  */
 import { Agent } from 'node:http';
-import { createConnection, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { spawnService, startService } from '../blackbox/service-process.js';
-import { httpRequest, stopGracefully, waitForLog } from './observability-support.js';
-
-/** A port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
-/** Whether a TCP connection to the port is accepted (false when refused). */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+import { spawnService, startService, stopGracefully } from '../support/process.js';
+import { freePort, send, tryConnect } from '../support/socket.js';
 
 describe('a bad configuration value', () => {
   const cases: [string, string][] = [
@@ -86,7 +58,7 @@ describe('a bad configuration value', () => {
     });
     while (!exited && probes < 2_000) {
       probes++;
-      if (await accepts(port)) connected = true;
+      if ((await tryConnect(port)) === 'connected') connected = true;
     }
     expect((await exit).code).toBe(78);
     expect(probes).toBeGreaterThan(0);
@@ -126,14 +98,14 @@ describe('valid configuration', () => {
     const service = await startService({ ADMIN_PORT: String(adminPort) });
     expect(service.listeningLines[0]?.adminPort).toBe(adminPort);
     for (const path of ['/livez', '/readyz', '/startupz', '/healthz', '/metrics']) {
-      const onAdmin = await httpRequest(adminPort, path);
+      const onAdmin = await send(adminPort, path);
       expect(onAdmin.status, path).toBe(200);
       const onMain = await service.fetch(path);
       await onMain.arrayBuffer();
       expect(onMain.status, path).toBe(200);
     }
     // Only those: the application's routes stay on PORT.
-    expect((await httpRequest(adminPort, '/')).status).toBe(404);
+    expect((await send(adminPort, '/')).status).toBe(404);
   });
 
   it('answers 413 above MAX_BODY_BYTES and accepts a body that fits', async () => {
@@ -174,12 +146,10 @@ describe('valid configuration', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const byDefault = await startService({ KEEP_ALIVE_TIMEOUT_MS: undefined });
-      const answer = await httpRequest(byDefault.port, '/', { agent });
+      const answer = await send(byDefault.port, '/', { agent });
       expect(answer.headers['keep-alive']).toBe('timeout=65');
       const custom = await startService({ KEEP_ALIVE_TIMEOUT_MS: '7000' });
-      expect((await httpRequest(custom.port, '/', { agent })).headers['keep-alive']).toBe(
-        'timeout=7',
-      );
+      expect((await send(custom.port, '/', { agent })).headers['keep-alive']).toBe('timeout=7');
     } finally {
       agent.destroy();
     }
@@ -191,7 +161,7 @@ describe('valid configuration', () => {
       SHUTDOWN_DELAY_MS: undefined,
     });
     service.signal('SIGTERM');
-    const line = await waitForLog(service, (l) => 'shutdownDelayMs' in l, 5_000);
+    const line = await service.waitForLine((l) => 'shutdownDelayMs' in l, 5_000);
     expect(line.shutdownDelayMs).toBe(5000);
     // Still serving during the delay, while readiness fails.
     expect((await service.fetch('/readyz')).status).toBe(503);
@@ -237,9 +207,9 @@ describe('valid configuration', () => {
 
   it('LOG_LEVEL=warn leaves out info lines, but not the start-up line', async () => {
     const service = await startService({ LOG_LEVEL: 'warn' });
-    expect((await httpRequest(service.port, '/')).status).toBe(200);
-    expect((await httpRequest(service.port, '/nope')).status).toBe(404);
-    const warn = await waitForLog(service, (l) => l.url === '/nope');
+    expect((await send(service.port, '/')).status).toBe(200);
+    expect((await send(service.port, '/nope')).status).toBe(404);
+    const warn = await service.waitForLine((l) => l.url === '/nope');
     expect(warn.level).toBe(40);
     const quiet = service.logLines.filter((l) => typeof l.level === 'number' && l.level < 40);
     expect(quiet.map((l) => l.msg)).toEqual([`listening on port ${service.port}`]);

@@ -5,14 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { type ServiceProcess, startService } from '../blackbox/service-process.js';
 import {
-  accessLines,
-  httpRequest,
+  type LogLine,
+  type ServiceProcess,
+  startService,
   stopGracefully,
-  waitForLog,
-  waitForLogCount,
-} from './observability-support.js';
+} from '../support/process.js';
+import { send } from '../support/socket.js';
 
 const PKG = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   name: string;
@@ -24,6 +23,11 @@ const PROBES = ['/livez', '/readyz', '/startupz', '/healthz', '/metrics'];
 
 /** Environment without the downward-API variables, whatever the test runner has. */
 const NO_POD = { POD_NAME: undefined, POD_NAMESPACE: undefined, NODE_NAME: undefined };
+
+/** The access log lines (one per finished request). */
+function accessLines(service: ServiceProcess): LogLine[] {
+  return service.logLines.filter((line) => typeof line.reqId === 'string' && 'statusCode' in line);
+}
 
 function lineFor(service: ServiceProcess, reqId: string): Record<string, unknown>[] {
   return accessLines(service).filter((line) => line.reqId === reqId);
@@ -42,7 +46,7 @@ async function tracked(
   });
   const body = await res.text();
   expect(res.headers.get('x-request-id')).toBe(reqId);
-  const line = await waitForLog(service, (l) => l.reqId === reqId && 'statusCode' in l);
+  const line = await service.waitForLine((l) => l.reqId === reqId && 'statusCode' in l);
   return { res, body, line };
 }
 
@@ -100,7 +104,7 @@ describe('log lines', () => {
   it('have no pod, namespace or node outside Kubernetes', async () => {
     const service = await startService(NO_POD);
     await (await service.fetch('/')).text();
-    await waitForLog(service, (l) => l.url === '/');
+    await service.waitForLine((l) => l.url === '/');
     for (const line of service.logLines) {
       expect(line).not.toHaveProperty('pod');
       expect(line).not.toHaveProperty('namespace');
@@ -218,8 +222,7 @@ describe('the access line', () => {
     for (const path of PROBES) await (await service.fetch(path)).arrayBuffer();
     await (await service.fetch('/livez', { method: 'HEAD' })).arrayBuffer();
     await (await service.fetch('/')).text();
-    const lines = await waitForLogCount(
-      service,
+    const lines = await service.waitForLines(
       (l) => 'statusCode' in l && typeof l.url === 'string',
       PROBES.length + 2,
     );
@@ -264,7 +267,7 @@ describe('the access line', () => {
     poll.destroy();
     await failed;
     expect(answered).toBe(false);
-    const line = await waitForLog(service, (l) => l.reqId === 'poll-that-leaves');
+    const line = await service.waitForLine((l) => l.reqId === 'poll-that-leaves');
     expect(line).toMatchObject({
       aborted: true,
       method: 'GET',
@@ -294,9 +297,9 @@ describe('X-Request-Id', () => {
 
   it.each(valid)('echoes the valid id %j and logs it', async (id) => {
     const service = await startService();
-    const answer = await httpRequest(service.port, '/', { headers: { 'X-Request-Id': id } });
+    const answer = await send(service.port, '/', { headers: { 'X-Request-Id': id } });
     expect(answer.headers['x-request-id']).toBe(id);
-    const line = await waitForLog(service, (l) => l.url === '/' && 'statusCode' in l);
+    const line = await service.waitForLine((l) => l.url === '/' && 'statusCode' in l);
     expect(line.reqId).toBe(id);
   });
 
@@ -315,12 +318,12 @@ describe('X-Request-Id', () => {
 
   it.each(invalid)('replaces an id with %s by a new valid one', async (_what, id) => {
     const service = await startService();
-    const answer = await httpRequest(service.port, '/', { headers: { 'X-Request-Id': id } });
+    const answer = await send(service.port, '/', { headers: { 'X-Request-Id': id } });
     const echoed = answer.headers['x-request-id'];
     expect(echoed).toBeTypeOf('string');
     expect(echoed).not.toBe(id);
     expect(echoed).toMatch(VALID_ID);
-    const line = await waitForLog(service, (l) => l.url === '/' && 'statusCode' in l);
+    const line = await service.waitForLine((l) => l.url === '/' && 'statusCode' in l);
     expect(line.reqId).toBe(echoed);
     expect(line.level).toBe(30);
   });
@@ -368,7 +371,7 @@ describe('X-Request-Id', () => {
       ids.push(id as string);
     }
     expect(new Set(ids).size).toBe(ids.length);
-    const lines = await waitForLogCount(service, (l) => 'statusCode' in l, requests.length);
+    const lines = await service.waitForLines((l) => 'statusCode' in l, requests.length);
     expect(lines.map((l) => l.reqId)).toEqual(ids);
   });
 
@@ -378,7 +381,7 @@ describe('X-Request-Id', () => {
     try {
       const collect = async (service: ServiceProcess): Promise<string[]> => {
         const answers = await Promise.all(
-          Array.from({ length: 200 }, () => httpRequest(service.port, '/', { agent })),
+          Array.from({ length: 200 }, () => send(service.port, '/', { agent })),
         );
         return answers.map((a) => a.headers['x-request-id'] as string);
       };
@@ -388,9 +391,9 @@ describe('X-Request-Id', () => {
       expect(new Set(idsTwo).size).toBe(200);
       expect(new Set([...idsOne, ...idsTwo]).size).toBe(400);
       // And the access lines carry the same ids.
-      const loggedOne = await waitForLogCount(one, (l) => 'statusCode' in l, 200);
+      const loggedOne = await one.waitForLines((l) => 'statusCode' in l, 200);
       expect(new Set(loggedOne.map((l) => l.reqId))).toEqual(new Set(idsOne));
-      const loggedTwo = await waitForLogCount(two, (l) => 'statusCode' in l, 200);
+      const loggedTwo = await two.waitForLines((l) => 'statusCode' in l, 200);
       expect(new Set(loggedTwo.map((l) => l.reqId))).toEqual(new Set(idsTwo));
     } finally {
       agent.destroy();
@@ -421,7 +424,7 @@ describe('secrets', () => {
     ];
     for (const [path, init] of requests) await (await service.fetch(path, init)).arrayBuffer();
     // Capitalised names, as many clients send them.
-    await httpRequest(service.port, '/', {
+    await send(service.port, '/', {
       headers: {
         Authorization: 'Bearer SECRET-AUTH-4f1c2a',
         Cookie: 'a=SECRET-COOKIE-9b8e7d',

@@ -4,8 +4,9 @@
  * (`npm run build` first).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Child, fixture, startChild } from './child.js';
-import { type RawAnswer, RawSocket, send } from './http-util.js';
+import type { RawResponse } from '../support/http.js';
+import { fixture, type ServiceProcess, startService } from '../support/process.js';
+import { RawClient, send } from '../support/socket.js';
 
 const PROBES = ['/livez', '/readyz', '/startupz', '/healthz'] as const;
 const CUSTOM = fixture('custom-service.mjs');
@@ -17,8 +18,8 @@ function comparable(headers: Readonly<Record<string, string>>): Record<string, s
 }
 
 /** A HEAD and a GET of `path`, pipelined on one keep-alive connection, parsed byte-exactly. */
-async function headThenGet(port: number, path: string): Promise<[RawAnswer, RawAnswer]> {
-  const socket = await RawSocket.connect(port);
+async function headThenGet(port: number, path: string): Promise<[RawResponse, RawResponse]> {
+  const socket = await RawClient.connect(port);
   try {
     await socket.write(
       `HEAD ${path} HTTP/1.1\r\nHost: test\r\n\r\nGET ${path} HTTP/1.1\r\nHost: test\r\n\r\n`,
@@ -26,7 +27,7 @@ async function headThenGet(port: number, path: string): Promise<[RawAnswer, RawA
     // If HEAD sent a body, its bytes would sit where the GET's status line must be.
     const head = await socket.readResponse(5_000, 'HEAD');
     const get = await socket.readResponse(5_000, 'GET');
-    expect(socket.pending.length, 'bytes after the GET response').toBe(0);
+    expect(socket.buffer.length, 'bytes after the GET response').toBe(0);
     return [head, get];
   } finally {
     socket.destroy();
@@ -34,10 +35,10 @@ async function headThenGet(port: number, path: string): Promise<[RawAnswer, RawA
 }
 
 describe('probes of dist/main.js', () => {
-  let service: Child;
+  let service: ServiceProcess;
 
   beforeAll(async () => {
-    service = await startChild({}, undefined, true);
+    service = await startService({}, { shared: true });
   });
 
   afterAll(async () => {
@@ -55,7 +56,7 @@ describe('probes of dist/main.js', () => {
   it.each(PROBES)('HEAD %s has the status and headers of GET and no body', async (path) => {
     const [head, get] = await headThenGet(service.port, path);
     expect(get.status).toBe(200);
-    expect(get.body).toBe('ok\n');
+    expect(get.text()).toBe('ok\n');
     expect(head.status).toBe(get.status);
     expect(comparable(head.headers)).toEqual(comparable(get.headers));
     expect(head.headers['cache-control']).toBe('no-store');
@@ -97,7 +98,7 @@ describe('probes of dist/main.js', () => {
   });
 
   it('/startupz and /readyz answer 200 as soon as the listening line is out', async () => {
-    const fresh = await startChild();
+    const fresh = await startService();
     const [startup, ready] = await Promise.all([
       send(fresh.port, '/startupz'),
       send(fresh.port, '/readyz'),
@@ -115,7 +116,7 @@ describe('readiness checks (fixture)', () => {
   }
 
   it('with passing checks: /readyz 200 and ?verbose lists each check by name as ok', async () => {
-    const service = await startChild({ FIXTURE_CHECKS: 'passing' }, CUSTOM);
+    const service = await startService({ FIXTURE_CHECKS: 'passing' }, { script: CUSTOM });
     const plain = await send(service.port, '/readyz');
     expect(plain.status).toBe(200);
     expect(plain.body).toBe('ok\n');
@@ -139,7 +140,7 @@ describe('readiness checks (fixture)', () => {
   });
 
   it('with failing checks: 503, each failure with its error text; liveness and start-up stay 200', async () => {
-    const service = await startChild({ FIXTURE_CHECKS: 'failing' }, CUSTOM);
+    const service = await startService({ FIXTURE_CHECKS: 'failing' }, { script: CUSTOM });
     const res = await send(service.port, '/readyz?verbose&foo=1');
     expect(res.status).toBe(503);
     expect(res.headers['cache-control']).toBe('no-store');
@@ -170,7 +171,7 @@ describe('readiness checks (fixture)', () => {
     const [head, get] = await headThenGet(service.port, '/readyz');
     expect(get.status).toBe(503);
     expect(head.status).toBe(503);
-    expect(head.body).toBe('');
+    expect(head.text()).toBe('');
     expect(head.headers['cache-control']).toBe('no-store');
 
     expect((await send(service.port, '/livez')).status).toBe(200);
@@ -180,7 +181,7 @@ describe('readiness checks (fixture)', () => {
 
 describe('ADMIN_PORT', () => {
   it('serves the probes and /metrics on the admin port too, and no application route', async () => {
-    const service = await startChild({ ADMIN_PORT: '0' });
+    const service = await startService({ ADMIN_PORT: '0' });
     const adminPort = service.adminPort;
     expect(service.listeningLine?.adminPort, 'adminPort on the listening line').toBeTypeOf(
       'number',

@@ -5,8 +5,16 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { type Child, fixture, LEVEL, type LogLine, startChild, within } from './child.js';
-import { RawSocket, send, tryConnect, waitInFlight } from './http-util.js';
+import { waitInFlight } from '../support/metrics.js';
+import {
+  fixture,
+  LEVEL,
+  type LogLine,
+  type ServiceProcess,
+  startService,
+} from '../support/process.js';
+import { RawClient, send, tryConnect } from '../support/socket.js';
+import { within } from '../support/wait.js';
 
 const CUSTOM = fixture('custom-service.mjs');
 const STARTED = /^shutdown started/;
@@ -28,7 +36,11 @@ async function lastMessageId(port: number): Promise<number> {
  * Asserts the shutdown lines came in order (`before` first), exactly once each, and that the very
  * last line written is the shutdown-complete line with `exitCode`.
  */
-function expectShutdownLog(service: Child, exitCode: number, before: (string | RegExp)[] = []) {
+function expectShutdownLog(
+  service: ServiceProcess,
+  exitCode: number,
+  before: (string | RegExp)[] = [],
+) {
   const sequence = [...before, STARTED, DRAINING, COMPLETE];
   const indexes = sequence.map((pattern) => service.indexOf(pattern));
   for (const [i, index] of indexes.entries()) {
@@ -54,11 +66,11 @@ describe('graceful shutdown of dist/main.js', () => {
     'on %s with SHUTDOWN_DELAY_MS=1500: serves during the delay, then drains cleanly and exits 0',
     async (sig) => {
       const DELAY = 1500;
-      const service = await startChild({ SHUTDOWN_DELAY_MS: String(DELAY) });
+      const service = await startService({ SHUTDOWN_DELAY_MS: String(DELAY) });
       const { port } = service;
 
       // An idle keep-alive connection.
-      const idle = await RawSocket.connect(port);
+      const idle = await RawClient.connect(port);
       await idle.request('/');
       const first = await idle.readResponse();
       expect(first.status).toBe(200);
@@ -66,14 +78,14 @@ describe('graceful shutdown of dist/main.js', () => {
 
       // A long poll on a keep-alive connection that has already served a request.
       const after = await lastMessageId(port);
-      const polling = await RawSocket.connect(port);
+      const polling = await RawClient.connect(port);
       await polling.request('/');
       expect((await polling.readResponse()).status).toBe(200);
       await polling.request(`/chat/messages?after=${after}&timeout=20`);
 
       // An upload in flight: the head and part of the body.
       const body = JSON.stringify({ text: 'posted across the shutdown' });
-      const upload = await RawSocket.connect(port);
+      const upload = await RawClient.connect(port);
       await upload.write(
         `POST /chat/messages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
@@ -109,7 +121,7 @@ describe('graceful shutdown of dist/main.js', () => {
       expect(root.body.length).toBeGreaterThan(0);
       // Still delaying: the poll is waiting; the idle connection is open and still served with
       // keep-alive (told to reconnect now, clients would queue on a listener about to close).
-      expect(polling.pending.length).toBe(0);
+      expect(polling.buffer.length).toBe(0);
       expect(idle.closed).toBe(false);
       await idle.request('/');
       const again = await idle.readResponse();
@@ -134,7 +146,7 @@ describe('graceful shutdown of dist/main.js', () => {
       await idle.waitClosed(2_000);
       expect(idle.ended).toBe(true);
       expect(idle.error).toBeNull();
-      expect(idle.pending.length).toBe(0);
+      expect(idle.buffer.length).toBe(0);
 
       // New connections are refused, not accepted and reset.
       expect(await tryConnect(port)).toBe('ECONNREFUSED');
@@ -145,7 +157,7 @@ describe('graceful shutdown of dist/main.js', () => {
       const created = await upload.readResponse(3_000);
       expect(created.status).toBe(201);
       expect(created.headers.connection).toBe('close');
-      expect(JSON.parse(created.body)).toMatchObject({ text: 'posted across the shutdown' });
+      expect(JSON.parse(created.text())).toMatchObject({ text: 'posted across the shutdown' });
       await upload.waitClosed(2_000);
       expect(upload.error).toBeNull();
 
@@ -157,7 +169,7 @@ describe('graceful shutdown of dist/main.js', () => {
   );
 
   it('with ADMIN_PORT: the admin /readyz turns 503 and /livez stays 200 during the delay; both ports refuse afterwards', async () => {
-    const service = await startChild({ SHUTDOWN_DELAY_MS: '1000', ADMIN_PORT: '0' });
+    const service = await startService({ SHUTDOWN_DELAY_MS: '1000', ADMIN_PORT: '0' });
     const admin = service.adminPort;
     if (admin === undefined) throw new Error(`no adminPort\n${service.describe()}`);
     expect((await send(admin, '/readyz')).status).toBe(200);
@@ -187,7 +199,7 @@ describe('graceful shutdown of dist/main.js', () => {
 
   it('ignores a second SIGTERM or SIGINT during the delay: one sequence, exit one delay after the first signal', async () => {
     const DELAY = 1500;
-    const service = await startChild({ SHUTDOWN_DELAY_MS: String(DELAY) });
+    const service = await startService({ SHUTDOWN_DELAY_MS: String(DELAY) });
     service.signal('SIGTERM');
     const first = performance.now();
     const started = await service.waitForLog(STARTED, 5_000);
@@ -230,8 +242,8 @@ describe('graceful shutdown of dist/main.js', () => {
 
   it('destroys in-flight work that outlasts SHUTDOWN_TIMEOUT_MS and exits 1', async () => {
     const TIMEOUT = 500;
-    const service = await startChild({ SHUTDOWN_TIMEOUT_MS: String(TIMEOUT) });
-    const stalled = await RawSocket.connect(service.port);
+    const service = await startService({ SHUTDOWN_TIMEOUT_MS: String(TIMEOUT) });
+    const stalled = await RawClient.connect(service.port);
     await stalled.write(
       'POST /chat/messages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n' +
         `Content-Length: 1000\r\n\r\n{"text": "${'x'.repeat(100)}`,
@@ -277,9 +289,9 @@ describe('crashes (fixture)', () => {
   ])(
     'GET %s: a fatal line with the error, then a graceful shutdown and exit 1',
     async (path, fatalMsg, reason, message) => {
-      const service = await startChild({}, CUSTOM);
+      const service = await startService({}, { script: CUSTOM });
       // A request in flight when the crash comes: it is answered by the drain, not cut off.
-      const waiting = await RawSocket.connect(service.port);
+      const waiting = await RawClient.connect(service.port);
       await waiting.request('/wait');
       await waitInFlight(service.port, 1);
 
@@ -309,7 +321,7 @@ describe('crashes (fixture)', () => {
 
 describe('shutdown hooks (fixture)', () => {
   it('run last-registered first, after the drain, and the process exits 0', async () => {
-    const service = await startChild({ FIXTURE_HOOKS: 'first,second,third' }, CUSTOM);
+    const service = await startService({ FIXTURE_HOOKS: 'first,second,third' }, { script: CUSTOM });
     service.signal('SIGTERM');
     const exit = await service.waitForExit(10_000);
     expect(exit, service.describe()).toEqual({ code: 0, signal: null });
@@ -327,9 +339,9 @@ describe('shutdown hooks (fixture)', () => {
   });
 
   it('log a failing and a timing-out hook, still run the rest, and the process exits 1', async () => {
-    const service = await startChild(
+    const service = await startService(
       { FIXTURE_HOOKS: 'first,broken:fail,stuck:hang,last', FIXTURE_HOOK_TIMEOUT_MS: '300' },
-      CUSTOM,
+      { script: CUSTOM },
     );
     service.signal('SIGTERM');
     const exit = await service.waitForExit(10_000);
@@ -356,7 +368,7 @@ describe('shutdown hooks (fixture)', () => {
 
 describe('shutdown under load', () => {
   it('20 keep-alive request loops across SIGTERM (SHUTDOWN_DELAY_MS=300): every request completes or is refused at connect', async () => {
-    const service = await startChild({ SHUTDOWN_DELAY_MS: '300' });
+    const service = await startService({ SHUTDOWN_DELAY_MS: '300' });
     const { port } = service;
     const agent = new Agent({ keepAlive: true, maxSockets: 20 });
     const SIGNAL_AFTER = 300;

@@ -1,31 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  Application,
-  type ApplicationSettings,
-  Finish,
-  HttpError,
-  RequestHandler,
-  type RouteEntry,
-  serve,
-  type TestServer,
-} from '../../src/web/index.js';
-import { buildRequest, captureLogger, type LogEntry, rawRequest } from './raw-http.js';
-
-const servers: TestServer[] = [];
-
-async function start(
-  routes: readonly RouteEntry[],
-  settings: ApplicationSettings = {},
-): Promise<{ srv: TestServer; logs: LogEntry[] }> {
-  const logger = captureLogger();
-  const srv = await serve(new Application(routes, { logger, ...settings }));
-  servers.push(srv);
-  return { srv, logs: logger.entries };
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+import { describe, expect, it } from 'vitest';
+import { Finish, HttpError, RequestHandler, type RouteEntry } from '../../src/web/index.js';
+import { buildRequest, rawRequest } from '../support/http.js';
+import type { LogEntry } from '../support/loggers.js';
+import { serveRoutes } from '../support/servers.js';
 
 const calls: string[] = [];
 
@@ -232,7 +209,7 @@ function errOf(entry: LogEntry | undefined): Error {
 
 describe('unexpected errors in a verb', () => {
   it('a sync throw is a 500 problem without internals, logged, and the server keeps serving', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/sync');
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -256,7 +233,7 @@ describe('unexpected errors in a verb', () => {
   });
 
   it('an async rejection is a 500 problem without internals, logged, and the server keeps serving', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/async?x=1');
     expect(res.status).toBe(500);
     const text = await res.text();
@@ -275,7 +252,7 @@ describe('unexpected errors in a verb', () => {
   });
 
   it('a thrown non-Error value is a 500 too', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/string');
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({
@@ -287,7 +264,7 @@ describe('unexpected errors in a verb', () => {
   });
 
   it('is logged with the request id when the logger has child()', async () => {
-    const { srv, logs } = await start(routes(), { requestId: () => 'req-abc' });
+    const { srv, logs } = await serveRoutes(routes(), { requestId: () => 'req-abc' });
     const res = await srv.fetch('/sync');
     expect(res.status).toBe(500);
     expect(res.headers.get('x-request-id')).toBe('req-abc');
@@ -296,7 +273,7 @@ describe('unexpected errors in a verb', () => {
   });
 
   it('with debug: true, the body carries the message as detail', async () => {
-    const { srv } = await start(routes(), { debug: true });
+    const { srv } = await serveRoutes(routes(), { debug: true });
     const res = await srv.fetch('/sync');
     expect(res.status).toBe(500);
     const body = (await res.json()) as Record<string, unknown>;
@@ -312,7 +289,7 @@ describe('unexpected errors in a verb', () => {
 
 describe('HttpError', () => {
   it('answers with its status, detail and headers; the rest is cleared and nothing is logged', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/unavailable');
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('30');
@@ -330,7 +307,7 @@ describe('HttpError', () => {
   });
 
   it('carries type, title and extensions, which cannot override status', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const res = await srv.fetch('/teapot');
     expect(res.status).toBe(422);
     expect(await res.json()).toEqual({
@@ -345,7 +322,7 @@ describe('HttpError', () => {
 
 describe('errors in prepare', () => {
   it('an HttpError thrown in prepare is answered and the verb is not called', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     calls.length = 0;
     const res = await srv.fetch('/prepare-http');
     expect(res.status).toBe(403);
@@ -354,7 +331,7 @@ describe('errors in prepare', () => {
   });
 
   it('a throw or rejection in prepare is a logged 500', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     calls.length = 0;
     for (const path of ['/prepare-throws', '/prepare-rejects']) {
       const res = await srv.fetch(path);
@@ -373,7 +350,7 @@ describe('errors in prepare', () => {
   });
 
   it('prepare that finishes the request: its response goes out and the verb is not called', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     calls.length = 0;
     const res = await srv.fetch('/prepare-finishes');
     expect(res.status).toBe(401);
@@ -385,7 +362,7 @@ describe('errors in prepare', () => {
 
 describe('misuse of finish and flush', () => {
   it('finish() twice: the first response is delivered intact, the error logged, serving goes on', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const { response, closedByServer } = await rawRequest(
       srv.port,
       buildRequest('GET', '/finish-twice', { Connection: 'close' }),
@@ -408,7 +385,7 @@ describe('misuse of finish and flush', () => {
   });
 
   it('a throw after flush() closes the connection mid-body, and is logged', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const { response, closedByServer, timedOut } = await rawRequest(
       srv.port,
       buildRequest('GET', '/after-flush'),
@@ -431,7 +408,7 @@ describe('misuse of finish and flush', () => {
 
 describe('writeError', () => {
   it('an override renders error responses', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/custom');
     expect(res.status).toBe(418);
     expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
@@ -443,14 +420,14 @@ describe('writeError', () => {
   });
 
   it('an override that writes without finishing: what it wrote is sent', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const res = await srv.fetch('/write-error-no-finish');
     expect(res.status).toBe(409);
     expect(await res.text()).toBe('error 409 written, not finished');
   });
 
   it('an override that throws: the failure is logged and the status still goes out', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/write-error-throws');
     expect(res.status).toBe(409);
     expect(await res.text()).toBe('');
@@ -461,7 +438,7 @@ describe('writeError', () => {
 
 describe('Finish and onFinish', () => {
   it('throwing Finish sends whatever was written, with its status and headers', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/finish-exc');
     expect(res.status).toBe(202);
     expect(res.headers.get('x-kept')).toBe('yes');
@@ -474,7 +451,7 @@ describe('Finish and onFinish', () => {
   });
 
   it('an error in onFinish is logged and the response is still delivered', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/on-finish');
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('delivered');

@@ -1,12 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  Application,
-  type ApplicationSettings,
-  RequestHandler,
-  type RouteEntry,
-  serve,
-  type TestServer,
-} from '../../src/web/index.js';
+import { describe, expect, it } from 'vitest';
+import { RequestHandler, type RouteEntry } from '../../src/web/index.js';
 import {
   buildRequest,
   chunk,
@@ -14,23 +7,8 @@ import {
   LAST_CHUNK,
   parseResponse,
   rawRequest,
-  silentLogger,
-} from './raw-http.js';
-
-const servers: TestServer[] = [];
-
-async function start(
-  routes: readonly RouteEntry[],
-  settings: ApplicationSettings = {},
-): Promise<TestServer> {
-  const srv = await serve(new Application(routes, { logger: silentLogger, ...settings }));
-  servers.push(srv);
-  return srv;
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+} from '../support/http.js';
+import { serveApp } from '../support/servers.js';
 
 async function problem(res: Response): Promise<Record<string, unknown>> {
   expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -65,14 +43,14 @@ describe('path arguments', () => {
   ];
 
   it('reach the verb decoded, in order, from a template', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/users/a%20b%2Fc/posts/caf%C3%A9+1');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ user: 'a b/c', post: 'café+1' });
   });
 
   it('are also named in pathParams', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/t/x%3Dy/%E2%9C%93');
     expect(await res.json()).toEqual({
       args: ['x=y', '✓'],
@@ -82,7 +60,7 @@ describe('path arguments', () => {
   });
 
   it('capture the rest of the path with {name*}', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/files/dir/sub%20dir/file.txt');
     expect(await res.json()).toMatchObject({
       args: ['dir/sub dir/file.txt'],
@@ -91,7 +69,7 @@ describe('path arguments', () => {
   });
 
   it('come from regular expression groups, decoded; named groups appear in pathParams', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const positional = await srv.fetch('/re/%C3%BCber/42');
     expect(await positional.json()).toEqual({
       args: ['über', '42'],
@@ -106,7 +84,7 @@ describe('path arguments', () => {
   });
 
   it('with bad percent-encoding are a 400 problem', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     for (const path of ['/t/%E0%A4%A/x', '/t/%ZZ/x', '/t/%FF/x', '/re/%C3/1']) {
       const res = await srv.fetch(path);
       expect(res.status, path).toBe(400);
@@ -178,13 +156,13 @@ describe('query and form arguments', () => {
   ];
 
   it('getArgument returns the last value; getArguments every one', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/args?a=1&a=2&b=x&a=3');
     expect(await res.json()).toMatchObject({ last: '3', all: ['1', '2', '3'] });
   });
 
   it('strips whitespace unless told not to', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/args?a=%20%20x%20y%09%0A');
     expect(await res.json()).toMatchObject({
       last: 'x y',
@@ -195,7 +173,7 @@ describe('query and form arguments', () => {
   });
 
   it('turns control characters into spaces (tab and newline kept)', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/args?a=%00a%01b%08c%09d%1Fe%0B');
     expect(await res.json()).toMatchObject({
       unstripped: ' a b c\td e\v',
@@ -204,14 +182,14 @@ describe('query and form arguments', () => {
   });
 
   it('gives the default when missing, and an empty value when present but empty', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     expect(await (await srv.fetch('/args?b=1')).json()).toMatchObject({ last: 'dflt', all: [] });
     expect(await (await srv.fetch('/args?a=')).json()).toMatchObject({ last: '', all: [''] });
     expect(await (await srv.fetch('/args?a')).json()).toMatchObject({ last: '', all: [''] });
   });
 
   it('missing without a default is a 400 problem naming the argument', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/required?other=1');
     expect(res.status).toBe(400);
     const body = await problem(res);
@@ -222,7 +200,7 @@ describe('query and form arguments', () => {
   });
 
   it('merges query then form body values, and keeps the two apart when asked', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/args?a=q1&a=q2&qonly=1', {
       method: 'POST',
       headers: FORM,
@@ -244,7 +222,7 @@ describe('query and form arguments', () => {
   });
 
   it('getBodyArgument does not fall back to the query', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/required?name=q', { method: 'POST', headers: FORM, body: 'x=1' });
     expect(res.status).toBe(400);
     expect((await problem(res)).detail).toContain('name');
@@ -257,7 +235,7 @@ describe('query and form arguments', () => {
   });
 
   it('decodes + as a space and %2B as a plus, in forms and queries', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/args?a=one+two', {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=UTF-8' },
@@ -267,7 +245,7 @@ describe('query and form arguments', () => {
   });
 
   it('reads no form arguments from a body of another type', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/args', {
       method: 'POST',
       headers: { 'Content-Type': 'text/plain' },
@@ -277,7 +255,7 @@ describe('query and form arguments', () => {
   });
 
   it('bad percent-encoding in the query or a form is a 400 problem', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     for (const query of ['a=%ZZ', 'a=%', 'a=%FF', '%E0%A4%A=1']) {
       const res = await srv.fetch(`/args?${query}`);
       expect(res.status, query).toBe(400);
@@ -289,7 +267,7 @@ describe('query and form arguments', () => {
   });
 
   it('more than maxParams pairs is a 400 problem; exactly maxParams is fine', async () => {
-    const srv = await start(routes, { maxParams: 5 });
+    const srv = await serveApp(routes, { maxParams: 5 });
     const pairs = (n: number) => Array.from({ length: n }, (_, i) => `a=${i}`).join('&');
     const ok = await srv.fetch(`/args?${pairs(5)}`);
     expect(ok.status).toBe(200);
@@ -303,7 +281,7 @@ describe('query and form arguments', () => {
   });
 
   it('treats __proto__, constructor and other Object.prototype names as plain keys', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/proto?__proto__=x&__proto__=y&constructor=c&polluted=1');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
@@ -338,7 +316,7 @@ describe('JSON bodies', () => {
   const routes: RouteEntry[] = [['/json', JsonEcho]];
 
   it('are parsed by json()', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/json', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json; charset=utf-8' },
@@ -352,7 +330,7 @@ describe('JSON bodies', () => {
   });
 
   it('accept any +json type such as application/merge-patch+json', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/json', {
       method: 'PATCH',
       headers: { 'Content-Type': 'application/merge-patch+json' },
@@ -363,7 +341,7 @@ describe('JSON bodies', () => {
   });
 
   it('malformed is a 400 problem', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     for (const body of ['{"a":', '{a:1}', "{'a':1}", '[1,]', 'nope']) {
       const res = await srv.fetch('/json', { method: 'POST', headers: JSON_TYPE, body });
       expect(res.status, body).toBe(400);
@@ -376,7 +354,7 @@ describe('JSON bodies', () => {
   });
 
   it('with invalid UTF-8 bytes is a 400 problem', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const bytes = Buffer.concat([
       Buffer.from('{"a":"'),
       Buffer.from([0xff, 0xfe]),
@@ -388,7 +366,7 @@ describe('JSON bodies', () => {
   });
 
   it('of another content type (or none) is a 415 problem', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonx']) {
       const res = await srv.fetch('/json', {
         method: 'POST',
@@ -416,7 +394,7 @@ describe('JSON bodies', () => {
   });
 
   it('empty is a 400 problem', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/json', { method: 'POST', headers: JSON_TYPE, body: '' });
     expect(res.status).toBe(400);
     expect((await problem(res)).detail).toContain('empty');
@@ -428,7 +406,7 @@ describe('JSON bodies', () => {
   });
 
   it('with prototype-poisoning keys are a 400 problem and pollute nothing', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const bodies = [
       '{"__proto__": {"polluted": 1}}',
       '{"constructor": {"prototype": {"polluted": 1}}}',
@@ -481,7 +459,7 @@ describe('body limits', () => {
   ];
 
   it('Content-Length over the limit: 413 before the body is sent, then the connection closes', async () => {
-    const srv = await start(routes, { maxBodyBytes: 1024 });
+    const srv = await serveApp(routes, { maxBodyBytes: 1024 });
     bodyCalls = 0;
     // Only the head goes out: the 413 must come without the server waiting for 10 MB.
     const { response, closedByServer, timedOut } = await rawRequest(
@@ -501,7 +479,7 @@ describe('body limits', () => {
   });
 
   it('chunked body passing the limit: 413 with Connection: close, and the connection closes', async () => {
-    const srv = await start(routes, { maxBodyBytes: 1024 });
+    const srv = await serveApp(routes, { maxBodyBytes: 1024 });
     bodyCalls = 0;
     // The body never ends: the server must answer once it passes the limit.
     const { response, closedByServer, timedOut } = await rawRequest(srv.port, [
@@ -520,7 +498,7 @@ describe('body limits', () => {
   it('a small body over the limit is not read either: 413 and the connection closes', async () => {
     // The contract: the rest of a refused body is not read, whatever its size, so the connection
     // cannot be reused: a request pipelined behind it gets no answer.
-    const srv = await start(routes, { maxBodyBytes: 100 });
+    const srv = await serveApp(routes, { maxBodyBytes: 100 });
     bodyCalls = 0;
     const { data, closedByServer } = await exchange(srv.port, [
       buildRequest('POST', '/body', {}, 'x'.repeat(2000)),
@@ -534,7 +512,7 @@ describe('body limits', () => {
   });
 
   it('a Content-Encoding other than identity is a 415 problem', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/body', {
       method: 'POST',
       headers: { 'Content-Encoding': 'gzip' },
@@ -545,7 +523,7 @@ describe('body limits', () => {
   });
 
   it('a body of exactly the limit is accepted, with Content-Length or chunked', async () => {
-    const srv = await start(routes, { maxBodyBytes: 1024 });
+    const srv = await serveApp(routes, { maxBodyBytes: 1024 });
     const exact = await rawRequest(
       srv.port,
       buildRequest('POST', '/body', { Connection: 'close' }, 'z'.repeat(1024)),
@@ -566,7 +544,7 @@ describe('body limits', () => {
   });
 
   it('a static maxBodyBytes on the class overrides the application setting', async () => {
-    const srv = await start(routes, { maxBodyBytes: 50 });
+    const srv = await serveApp(routes, { maxBodyBytes: 50 });
     const tinyOk = await srv.fetch('/tiny', { method: 'POST', body: '0123456789' });
     expect(tinyOk.status).toBe(200);
     expect(await tinyOk.json()).toEqual({ bytes: 10 });
@@ -603,13 +581,13 @@ describe('remoteIp and protocol', () => {
   };
 
   it('ignore X-Forwarded-* and X-Real-IP by default', async () => {
-    const srv = await start(routes);
+    const srv = await serveApp(routes);
     const res = await srv.fetch('/who', { headers: forwarded });
     expect(await res.json()).toEqual({ ip: '127.0.0.1', protocol: 'http' });
   });
 
   it('honour them with trustProxy: X-Real-IP first, else the last X-Forwarded-For entry', async () => {
-    const srv = await start(routes, { trustProxy: true });
+    const srv = await serveApp(routes, { trustProxy: true });
     const both = await srv.fetch('/who', { headers: forwarded });
     expect(await both.json()).toEqual({ ip: '192.0.2.55', protocol: 'https' });
     const xff = await srv.fetch('/who', {

@@ -1,35 +1,13 @@
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MessagesHandler } from '../../src/app/chat-handlers.js';
 import { ChatRoom } from '../../src/app/chat-room.js';
-import {
-  Application,
-  type ApplicationSettings,
-  HttpError,
-  RequestAborted,
-  RequestHandler,
-  type RouteEntry,
-  serve,
-  type TestServer,
-  url,
-} from '../../src/web/index.js';
-import { exchange } from './raw-http.js';
-import { capturingLogger, deferred, RawClient, within } from './socket-utils.js';
-
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close(1_000)));
-});
-
-async function start(routes: RouteEntry[], settings: ApplicationSettings = {}) {
-  const logger = capturingLogger();
-  const app = new Application(routes, { logger, ...settings });
-  const srv = await serve(app);
-  servers.push(srv);
-  return { app, srv, logger };
-}
+import { HttpError, RequestAborted, RequestHandler, url } from '../../src/web/index.js';
+import { exchange } from '../support/http.js';
+import { serveRoutes } from '../support/servers.js';
+import { RawClient } from '../support/socket.js';
+import { deferred, within } from '../support/wait.js';
 
 describe('handler lifecycle order', () => {
   interface Options {
@@ -72,7 +50,7 @@ describe('handler lifecycle order', () => {
 
   it('runs setDefaultHeaders, initialize (with the route options), sync prepare, verb, onFinish', async () => {
     const calls: string[] = [];
-    const { srv, logger } = await start([
+    const { srv, logger } = await serveRoutes([
       url('/sync', recordingHandler(calls, false), { tag: 'sync-options' }),
     ]);
     const res = await srv.fetch('/sync');
@@ -91,7 +69,7 @@ describe('handler lifecycle order', () => {
 
   it('waits for an async prepare before calling the verb', async () => {
     const calls: string[] = [];
-    const { srv } = await start([
+    const { srv } = await serveRoutes([
       url('/async', recordingHandler(calls, true), { tag: 'async-options' }),
     ]);
     const res = await srv.fetch('/async');
@@ -139,7 +117,7 @@ describe('handler lifecycle order', () => {
         calls.push('refuses:get');
       }
     }
-    const { srv, logger } = await start([
+    const { srv, logger } = await serveRoutes([
       ['/sync', SyncFinish],
       ['/async', AsyncFinish],
       ['/refuses', Refuses],
@@ -185,7 +163,7 @@ describe('handler lifecycle order', () => {
       }
     }
     const db: Db = { name: 'primary' };
-    const { srv } = await start([url('/fields', FieldsHandler, { db, x: 42 })]);
+    const { srv } = await serveRoutes([url('/fields', FieldsHandler, { db, x: 42 })]);
     const res = await srv.fetch('/fields');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
@@ -206,7 +184,7 @@ describe('handler lifecycle order', () => {
         this.write(String(this.count));
       }
     }
-    const { srv } = await start([['/count', CountingHandler]]);
+    const { srv } = await serveRoutes([['/count', CountingHandler]]);
     // Sequential requests on one keep-alive connection, then concurrent ones.
     const client = await RawClient.connect(srv.port);
     const bodies: string[] = [];
@@ -253,7 +231,7 @@ describe('client disconnect', () => {
         this.write('pong');
       }
     }
-    const { srv, logger } = await start([
+    const { srv, logger } = await serveRoutes([
       ['/poll', LongPoll],
       ['/ping', Ping],
     ]);
@@ -277,7 +255,9 @@ describe('client disconnect', () => {
 
   it('releases a chat long poll when its client leaves', async () => {
     const room = new ChatRoom();
-    const { app, srv, logger } = await start([url('/chat/messages', MessagesHandler, { room })]);
+    const { app, srv, logger } = await serveRoutes([
+      url('/chat/messages', MessagesHandler, { room }),
+    ]);
     const started = deferred();
     const finished = deferred<boolean>();
     app.addObserver({
@@ -328,7 +308,7 @@ describe('back-pressure', () => {
         done.resolve();
       }
     }
-    const { srv, logger } = await start([['/stream', Streamer]]);
+    const { srv, logger } = await serveRoutes([['/stream', Streamer]]);
     const client = await RawClient.connect(srv.port);
     client.socket.pause();
     client.get('/stream');
@@ -399,7 +379,7 @@ describe('back-pressure', () => {
       }
     }
     try {
-      const { srv, logger } = await start([['/stream', Streamer]]);
+      const { srv, logger } = await serveRoutes([['/stream', Streamer]]);
       const client = await RawClient.connect(srv.port);
       client.get('/stream');
       await within(started.promise, 5_000, 'the stream to start');
@@ -495,7 +475,7 @@ describe('observers', () => {
       }
     }
     const rec = recorder();
-    const { app, srv, logger } = await start([
+    const { app, srv, logger } = await serveRoutes([
       ['/items/{id}', Item],
       ['/boom', Boom],
       ['/poll', Poll],
@@ -559,7 +539,7 @@ describe('observers', () => {
       }
     }
     const rec = recorder();
-    const { app, srv, logger } = await start([['/hello', Hello]]);
+    const { app, srv, logger } = await serveRoutes([['/hello', Hello]]);
     app.addObserver({
       requestStarted: () => {
         throw new Error('start observer broke');
@@ -599,7 +579,7 @@ describe('observers', () => {
         queueMicrotask(() => listeners.push(this.response.listenerCount('close')));
       }
     }
-    const { app, srv } = await start([['/hello', Hello]]);
+    const { app, srv } = await serveRoutes([['/hello', Hello]]);
     app.addObserver({ requestFinished: (h) => observed.push(h.isAborted) });
     const res = await srv.fetch('/hello');
     expect(await res.text()).toBe('hello');
@@ -615,7 +595,7 @@ describe('observers', () => {
       }
     }
     const rec = recorder();
-    const { app, srv } = await start([['/big', Big]]);
+    const { app, srv } = await serveRoutes([['/big', Big]]);
     app.addObserver(rec.observer);
     const socket = connect(srv.port, '127.0.0.1');
     socket.on('error', () => {});
@@ -644,7 +624,7 @@ describe('observers', () => {
       }
     }
     const rec = recorder();
-    const { app, srv } = await start([
+    const { app, srv } = await serveRoutes([
       ['/slow', Slow],
       ['/fast', Fast],
     ]);
@@ -697,7 +677,7 @@ describe('onShutdown', () => {
 
   it('runs once when the server starts draining while the verb holds the request', async () => {
     const calls: string[] = [];
-    const { app, srv } = await start([['/poll', pollHandler(calls)]]);
+    const { app, srv } = await serveRoutes([['/poll', pollHandler(calls)]]);
     const pending = srv.fetch('/poll');
     const deadline = Date.now() + 5_000;
     while (!calls.includes('get') && Date.now() < deadline) await delay(5);
@@ -711,7 +691,7 @@ describe('onShutdown', () => {
   it('waits for the verb when draining starts before it ran', async () => {
     const calls: string[] = [];
     const gate = deferred();
-    const { app, srv } = await start([['/poll', pollHandler(calls, gate.promise)]]);
+    const { app, srv } = await serveRoutes([['/poll', pollHandler(calls, gate.promise)]]);
     const pending = srv.fetch('/poll');
     const deadline = Date.now() + 5_000;
     while (!calls.includes('prepare') && Date.now() < deadline) await delay(5);
@@ -724,7 +704,7 @@ describe('onShutdown', () => {
 
   it('runs right after the verb for a request that arrives while draining', async () => {
     const calls: string[] = [];
-    const { app, srv } = await start([['/poll', pollHandler(calls)]]);
+    const { app, srv } = await serveRoutes([['/poll', pollHandler(calls)]]);
     app.beginDraining();
     expect((await srv.fetch('/poll')).status).toBe(204);
     expect(calls).toEqual(['prepare', 'get', 'onShutdown finished=false']);
@@ -741,7 +721,7 @@ describe('onShutdown', () => {
         calls.push('quick');
       }
     }
-    const { app, srv } = await start([
+    const { app, srv } = await serveRoutes([
       ['/quick', Quick],
       ['/poll', pollHandler(calls)],
     ]);
@@ -768,7 +748,7 @@ describe('onShutdown', () => {
         throw new Error('shutdown hook broke');
       }
     }
-    const { app, srv, logger } = await start([['/broken', Broken]]);
+    const { app, srv, logger } = await serveRoutes([['/broken', Broken]]);
     const pending = srv.fetch('/broken');
     await delay(20);
     app.beginDraining();

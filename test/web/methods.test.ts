@@ -1,28 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  Application,
-  type ApplicationSettings,
-  RequestHandler,
-  type RouteEntry,
-  serve,
-  type TestServer,
-} from '../../src/web/index.js';
-import { buildRequest, parseResponse, rawRequest, silentLogger } from './raw-http.js';
-
-const servers: TestServer[] = [];
-
-async function start(
-  routes: readonly RouteEntry[],
-  settings: ApplicationSettings = {},
-): Promise<TestServer> {
-  const srv = await serve(new Application(routes, { logger: silentLogger, ...settings }));
-  servers.push(srv);
-  return srv;
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+import { describe, expect, it } from 'vitest';
+import { Application, RequestHandler, type RouteEntry } from '../../src/web/index.js';
+import { buildRequest, parseResponse, rawRequest } from '../support/http.js';
+import { silentLogger } from '../support/loggers.js';
+import { serveApp, serveForTest } from '../support/servers.js';
 
 const calls: string[] = [];
 
@@ -95,7 +75,7 @@ async function problem(res: Response): Promise<Record<string, unknown>> {
 
 describe('unknown paths', () => {
   it('answer 404 problem details for GET', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     const res = await srv.fetch('/nowhere?x=1');
     expect(res.status).toBe(404);
     const body = await problem(res);
@@ -104,7 +84,7 @@ describe('unknown paths', () => {
   });
 
   it('answer 404 for every standard method, including POST with a body', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
       const res = await srv.fetch('/nowhere', {
         method,
@@ -116,7 +96,7 @@ describe('unknown paths', () => {
   });
 
   it('answer 404 to HEAD with the headers and no body', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     const { response, closedByServer } = await rawRequest(
       srv.port,
       buildRequest('HEAD', '/nowhere', { Connection: 'close' }),
@@ -130,7 +110,7 @@ describe('unknown paths', () => {
   });
 
   it('answer 404, not 405, to methods outside the standard ones', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     const res = await srv.fetch('/nowhere', { method: 'PROPFIND' });
     expect(res.status).toBe(404);
     expect(res.headers.get('allow')).toBeNull();
@@ -150,8 +130,7 @@ describe('unknown paths', () => {
         if (seen.length === 2) finished();
       },
     });
-    const srv = await serve(app);
-    servers.push(srv);
+    const srv = await serveForTest(app);
     await (await srv.fetch('/nowhere')).body?.cancel();
     await (await srv.fetch('/nowhere', { method: 'PROPFIND' })).body?.cancel();
     await allSeen;
@@ -168,7 +147,7 @@ describe('unknown paths', () => {
         this.write(`custom 404 for ${this.path}`);
       }
     }
-    const srv = await start(routes(), { defaultHandler: Fallback });
+    const srv = await serveApp(routes(), { defaultHandler: Fallback });
     const res = await srv.fetch('/missing');
     expect(res.status).toBe(404);
     expect(await res.text()).toBe('custom 404 for /missing');
@@ -177,7 +156,7 @@ describe('unknown paths', () => {
 
 describe('405 Method Not Allowed', () => {
   it('lists the defined verbs, HEAD (since get exists) and OPTIONS in Allow', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     for (const method of ['PUT', 'PATCH', 'DELETE']) {
       const res = await srv.fetch('/gp', { method, body: 'x' });
       expect(res.status, method).toBe(405);
@@ -191,7 +170,7 @@ describe('405 Method Not Allowed', () => {
   });
 
   it('leaves HEAD out of Allow without get, and refuses GET and HEAD', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     const get = await srv.fetch('/post-only');
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST, OPTIONS');
@@ -202,7 +181,7 @@ describe('405 Method Not Allowed', () => {
   });
 
   it('lists every verb a handler defines', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     const res = await srv.fetch('/every', { method: 'PROPFIND' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
@@ -210,7 +189,7 @@ describe('405 Method Not Allowed', () => {
   });
 
   it('answers other methods such as PROPFIND with 405 on a known path', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     for (const method of ['PROPFIND', 'MKCOL', 'LOCK']) {
       const res = await srv.fetch('/gp', { method });
       expect(res.status, method).toBe(405);
@@ -222,7 +201,7 @@ describe('405 Method Not Allowed', () => {
 
 describe('HEAD', () => {
   it('is served by get: same status and headers, Content-Length of the GET body, no body bytes', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     calls.length = 0;
     const get = await rawRequest(srv.port, buildRequest('GET', '/gp', { Connection: 'close' }));
     const head = await rawRequest(srv.port, buildRequest('HEAD', '/gp', { Connection: 'close' }), {
@@ -246,7 +225,7 @@ describe('HEAD', () => {
   });
 
   it('gives the byte length of a JSON body', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     const get = await srv.fetch('/json');
     const bytes = Buffer.from(await get.arrayBuffer());
     const head = await rawRequest(
@@ -260,7 +239,7 @@ describe('HEAD', () => {
   });
 
   it('leaves the body out on a keep-alive connection, so the next response parses', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     const both = await rawRequest(
       srv.port,
       [buildRequest('HEAD', '/gp'), buildRequest('GET', '/gp', { Connection: 'close' })],
@@ -273,7 +252,7 @@ describe('HEAD', () => {
   });
 
   it('uses the handler’s own head() when defined', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     calls.length = 0;
     const res = await srv.fetch('/own-head', { method: 'HEAD' });
     expect(res.status).toBe(200);
@@ -284,7 +263,7 @@ describe('HEAD', () => {
 
 describe('OPTIONS', () => {
   it('answers 204 with Allow by default', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     const { response } = await rawRequest(
       srv.port,
       buildRequest('OPTIONS', '/gp', { Connection: 'close' }),
@@ -298,7 +277,7 @@ describe('OPTIONS', () => {
   });
 
   it('uses the handler’s options() instead when defined', async () => {
-    const srv = await start(routes());
+    const srv = await serveApp(routes());
     calls.length = 0;
     const res = await srv.fetch('/own-options', { method: 'OPTIONS' });
     expect(res.status).toBe(200);

@@ -1,30 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  Application,
   type ApplicationSettings,
   HttpError,
   RequestHandler,
   type RouteEntry,
-  serve,
-  type TestServer,
 } from '../../src/web/index.js';
-import { buildRequest, captureLogger, type LogEntry, rawRequest } from './raw-http.js';
-
-const servers: TestServer[] = [];
-
-async function start(
-  routes: readonly RouteEntry[],
-  settings: ApplicationSettings = {},
-): Promise<{ srv: TestServer; logs: LogEntry[] }> {
-  const logger = captureLogger();
-  const srv = await serve(new Application(routes, { logger, ...settings }));
-  servers.push(srv);
-  return { srv, logs: logger.entries };
-}
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+import { buildRequest, rawRequest } from '../support/http.js';
+import { serveRoutes } from '../support/servers.js';
 
 class WriteJson extends RequestHandler {
   override get(): void {
@@ -173,7 +155,7 @@ function routes(): RouteEntry[] {
 
 describe('write', () => {
   it('sends an object as JSON with application/json; charset=utf-8', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const res = await srv.fetch('/json');
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
     const text = await res.text();
@@ -185,7 +167,7 @@ describe('write', () => {
   });
 
   it('concatenates several writes of text and bytes, with one Content-Length', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const { response } = await rawRequest(
       srv.port,
       buildRequest('GET', '/many', { Connection: 'close' }),
@@ -197,7 +179,7 @@ describe('write', () => {
   });
 
   it('sends text as text/html; charset=utf-8 by default, with nosniff', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const res = await srv.fetch('/text');
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -207,7 +189,7 @@ describe('write', () => {
 
 describe('headers', () => {
   it('setHeader, addHeader, setStatus and redirect throw TypeError on CR or LF', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const { response } = await rawRequest(
       srv.port,
       buildRequest('GET', '/inject', { Connection: 'close' }),
@@ -230,7 +212,7 @@ describe('headers', () => {
   });
 
   it('an uncaught header injection becomes a logged 500 and no header is sent', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     injections.length = 0;
     const { response } = await rawRequest(
       srv.port,
@@ -246,7 +228,7 @@ describe('headers', () => {
   });
 
   it('addHeader repeats Set-Cookie; setHeader replaces; clearHeader removes', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const res = await srv.fetch('/headers');
     expect(res.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; HttpOnly']);
     expect(res.headers.get('x-replaced')).toBe('second');
@@ -257,7 +239,7 @@ describe('headers', () => {
   });
 
   it('setDefaultHeaders applies to every response, error responses included', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const ok = await srv.fetch('/defaults');
     expect(ok.headers.get('server')).toBe('tornode-test');
     expect(ok.headers.get('cache-control')).toBe('no-store');
@@ -275,7 +257,7 @@ describe('headers', () => {
 
 describe('redirect', () => {
   it('is 302 with Location by default', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const res = await srv.fetch('/redirect/default', { redirect: 'manual' });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('/target?x=1');
@@ -283,7 +265,7 @@ describe('redirect', () => {
   });
 
   it('takes another 3xx status', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const permanent = await srv.fetch('/redirect/permanent', { redirect: 'manual' });
     expect(permanent.status).toBe(301);
     expect(permanent.headers.get('location')).toBe('https://example.com/new');
@@ -293,7 +275,7 @@ describe('redirect', () => {
   });
 
   it('refuses a status outside 3xx (a 500)', async () => {
-    const { srv, logs } = await start(routes());
+    const { srv, logs } = await serveRoutes(routes());
     const res = await srv.fetch('/redirect/bad', { redirect: 'manual' });
     expect(res.status).toBe(500);
     expect(res.headers.get('location')).toBeNull();
@@ -303,7 +285,7 @@ describe('redirect', () => {
 
 describe('status', () => {
   it('setStatus with a reason phrase sends that phrase', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const { response } = await rawRequest(
       srv.port,
       buildRequest('GET', '/status/reason', { Connection: 'close' }),
@@ -318,7 +300,7 @@ describe('status', () => {
   });
 
   it('204 and 304 have no body, whatever was written', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     for (const [kind, status] of [
       ['no-content', 204],
       ['not-modified', 304],
@@ -336,7 +318,7 @@ describe('status', () => {
   });
 
   it('a status outside 100..999 is a 500', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const res = await srv.fetch('/status/silly');
     expect(res.status).toBe(500);
     await res.body?.cancel();
@@ -350,7 +332,7 @@ describe('request ids', () => {
   }
 
   it('go out as X-Request-Id on ordinary responses', async () => {
-    const { srv } = await start(routes(), counter());
+    const { srv } = await serveRoutes(routes(), counter());
     const first = await srv.fetch('/plain');
     expect(first.headers.get('x-request-id')).toBe('gen-1');
     expect(await first.text()).toBe('gen-1');
@@ -363,7 +345,7 @@ describe('request ids', () => {
   });
 
   it('survive the header reset of error responses: 500, HttpError, 404, 405', async () => {
-    const { srv } = await start(routes(), counter());
+    const { srv } = await serveRoutes(routes(), counter());
     const cases: [string, RequestInit, number][] = [
       ['/boom', {}, 500],
       ['/boom', { method: 'POST' }, 429],
@@ -387,7 +369,7 @@ describe('request ids', () => {
   });
 
   it('are absent without the setting', async () => {
-    const { srv } = await start(routes());
+    const { srv } = await serveRoutes(routes());
     const res = await srv.fetch('/plain');
     expect(res.headers.get('x-request-id')).toBeNull();
     expect(await res.text()).toBe('');

@@ -3,32 +3,27 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MessagesHandler } from '../../src/app/chat-handlers.js';
 import { ChatRoom } from '../../src/app/chat-room.js';
 import {
-  Application,
   type CloseResult,
   RequestAborted,
   RequestHandler,
   type RouteEntry,
   type ServerOptions,
-  serve,
   type TestServer,
   url,
 } from '../../src/web/index.js';
-import { capturingLogger, deferred, RawClient, tryConnect, within } from './socket-utils.js';
+import { type Served, serveRoutes } from '../support/servers.js';
+import { RawClient, tryConnect } from '../support/socket.js';
+import { deferred, within } from '../support/wait.js';
 
-const servers: TestServer[] = [];
 const clients: RawClient[] = [];
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.destroy();
-  await Promise.all(servers.splice(0).map((s) => s.close(1_000)));
 });
 
-async function start(routes: RouteEntry[], options: ServerOptions = {}) {
-  const logger = capturingLogger();
-  const app = new Application(routes, { logger });
-  const srv = await serve(app, options);
-  servers.push(srv);
-  return { app, srv, logger };
+/** Serves `routes` with the server `options` until the end of the test. */
+function start(routes: RouteEntry[], options: ServerOptions = {}): Promise<Served> {
+  return serveRoutes(routes, {}, { server: options });
 }
 
 async function connect(srv: TestServer): Promise<RawClient> {

@@ -5,8 +5,9 @@ import {
   RequestHandler,
   type RouteEntry,
 } from '../../../src/web/index.js';
-import { buildRequest, rawRequest } from '../raw-http.js';
-import { problem, start } from './support.js';
+import { buildRequest, rawRequest } from '../../support/http.js';
+import { serveApp } from '../../support/servers.js';
+import { problem } from './support.js';
 
 interface User {
   readonly name: string;
@@ -112,7 +113,7 @@ function reset(): void {
 describe('@authenticated', () => {
   it('lets a request with a user through, resolved once before prepare', async () => {
     reset();
-    const srv = await start(ROUTES, WITH_LOGIN);
+    const srv = await serveApp(ROUTES, WITH_LOGIN);
     const res = await srv.fetch('/private', { headers: { 'X-User': 'alice' } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ user: 'alice', inPrepare: 'alice' });
@@ -121,7 +122,7 @@ describe('@authenticated', () => {
 
   it('redirects GET without a user to loginUrl with next=<path and query>', async () => {
     reset();
-    const srv = await start(ROUTES, WITH_LOGIN);
+    const srv = await serveApp(ROUTES, WITH_LOGIN);
     const res = await srv.fetch('/private?a=1&b=x%20y', { redirect: 'manual' });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe(
@@ -131,17 +132,17 @@ describe('@authenticated', () => {
   });
 
   it('redirects HEAD too', async () => {
-    const srv = await start(ROUTES, WITH_LOGIN);
+    const srv = await serveApp(ROUTES, WITH_LOGIN);
     const res = await srv.fetch('/private', { method: 'HEAD', redirect: 'manual' });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('/login?next=%2Fprivate');
   });
 
   it('appends next with & to a loginUrl that has a query, and uses a full URL for an absolute one', async () => {
-    const withQuery = await start(ROUTES, { loginUrl: '/login?from=app' });
+    const withQuery = await serveApp(ROUTES, { loginUrl: '/login?from=app' });
     const res1 = await withQuery.fetch('/private?x=1', { redirect: 'manual' });
     expect(res1.headers.get('location')).toBe('/login?from=app&next=%2Fprivate%3Fx%3D1');
-    const absolute = await start(ROUTES, { loginUrl: 'https://sso.example/login' });
+    const absolute = await serveApp(ROUTES, { loginUrl: 'https://sso.example/login' });
     const res2 = await absolute.fetch('/private?x=1', { redirect: 'manual' });
     expect(res2.headers.get('location')).toBe(
       `https://sso.example/login?next=${encodeURIComponent(`http://127.0.0.1:${absolute.port}/private?x=1`)}`,
@@ -149,7 +150,7 @@ describe('@authenticated', () => {
   });
 
   it('answers GET without a user 401 when no loginUrl is set', async () => {
-    const srv = await start(ROUTES);
+    const srv = await serveApp(ROUTES);
     const res = await srv.fetch('/private');
     expect(res.status).toBe(401);
     expect((await problem(res)).detail).toBe('authentication required');
@@ -157,7 +158,7 @@ describe('@authenticated', () => {
 
   it('refuses other methods with 403, without reading the body or running prepare', async () => {
     reset();
-    const srv = await start(ROUTES, WITH_LOGIN);
+    const srv = await serveApp(ROUTES, WITH_LOGIN);
     const res = await srv.fetch('/private', { method: 'POST', body: 'data', redirect: 'manual' });
     expect(res.status).toBe(403);
     await problem(res);
@@ -175,7 +176,7 @@ describe('@authenticated', () => {
   });
 
   it('lets a POST with a user through, body and all', async () => {
-    const srv = await start(ROUTES, WITH_LOGIN);
+    const srv = await serveApp(ROUTES, WITH_LOGIN);
     const res = await srv.fetch('/private', {
       method: 'POST',
       headers: { 'X-User': 'bob' },
@@ -186,7 +187,7 @@ describe('@authenticated', () => {
 
   it('works as a plain function wrapper', async () => {
     reset();
-    const srv = await start(ROUTES, WITH_LOGIN);
+    const srv = await serveApp(ROUTES, WITH_LOGIN);
     const anonymous = await srv.fetch('/plain', { redirect: 'manual' });
     expect(anonymous.status).toBe(302);
     const named = await srv.fetch('/plain', { headers: { 'X-User': 'carol' } });
@@ -195,7 +196,7 @@ describe('@authenticated', () => {
   });
 
   it('answers 500 when getCurrentUser fails', async () => {
-    const srv = await start(ROUTES, { debug: true });
+    const srv = await serveApp(ROUTES, { debug: true });
     const res = await srv.fetch('/failing');
     expect(res.status).toBe(500);
     expect((await problem(res)).detail).toBe('user store down');
@@ -205,7 +206,7 @@ describe('@authenticated', () => {
 describe('currentUser', () => {
   it('is resolved by resolveCurrentUser once per request', async () => {
     reset();
-    const srv = await start(ROUTES);
+    const srv = await serveApp(ROUTES);
     const res = await srv.fetch('/optional', { headers: { 'X-User': 'dan' } });
     expect(await res.json()).toEqual({ user: 'dan', again: 'dan' });
     expect(calls.lookups).toBe(1);
@@ -214,7 +215,7 @@ describe('currentUser', () => {
   });
 
   it('throws a clear error when read before an async getCurrentUser was resolved', async () => {
-    const srv = await start(ROUTES, { debug: true });
+    const srv = await serveApp(ROUTES, { debug: true });
     const res = await srv.fetch('/optional', { method: 'POST', headers: { 'X-User': 'dan' } });
     expect(res.status).toBe(500);
     expect((await problem(res)).detail).toMatch(/await this\.resolveCurrentUser\(\)/);
@@ -222,7 +223,7 @@ describe('currentUser', () => {
 
   it('is lazy with a synchronous getCurrentUser, looked up once', async () => {
     reset();
-    const srv = await start(ROUTES);
+    const srv = await serveApp(ROUTES);
     const res = await srv.fetch('/sync', { headers: { 'X-User': 'eve' } });
     expect(await res.json()).toEqual({ user: 'eve', twice: 'eve' });
     expect(calls.lookups).toBe(1);
@@ -231,7 +232,7 @@ describe('currentUser', () => {
   });
 
   it('can be assigned', async () => {
-    const srv = await start(ROUTES);
+    const srv = await serveApp(ROUTES);
     const res = await srv.fetch('/login-here', { method: 'POST' });
     expect(await res.json()).toEqual({ user: 'set-by-login' });
   });

@@ -9,7 +9,7 @@ import {
   gunzipSync,
   gzipSync,
 } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Application,
   type ApplicationSettings,
@@ -19,12 +19,13 @@ import {
   RequestHandler,
   type RouteEntry,
   StaticFileHandler,
-  serve,
   type TestServer,
   url,
 } from '../../../src/web/index.js';
-import { buildRequest, captureLogger, rawRequest } from '../raw-http.js';
-import { deferred, within } from '../socket-utils.js';
+import { rawOnce } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { serveApp, serveForTest } from '../../support/servers.js';
+import { deferred, within } from '../../support/wait.js';
 
 const TEXT = 'All work and no play makes Jack a dull boy. '.repeat(100); // 4400 bytes
 const PNG = Buffer.alloc(5000, 1);
@@ -115,33 +116,11 @@ const ROUTES: RouteEntry[] = [
   url('/problem', BigProblem),
 ];
 
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
 async function start(
   settings: ApplicationSettings = { compress: true },
   routes: RouteEntry[] = ROUTES,
 ): Promise<TestServer> {
-  const srv = await serve(new Application(routes, { logger: captureLogger(), ...settings }));
-  servers.push(srv);
-  return srv;
-}
-
-async function raw(
-  srv: TestServer,
-  path: string,
-  headers: Record<string, string> = {},
-  method = 'GET',
-) {
-  const { response } = await rawRequest(
-    srv.port,
-    buildRequest(method, path, { Connection: 'close', ...headers }),
-    { bodiless: method === 'HEAD' },
-  );
-  return response;
+  return serveApp(routes, settings);
 }
 
 function decode(encoding: string | undefined, body: Buffer): string {
@@ -175,7 +154,7 @@ describe('compression: negotiation', () => {
   for (const [accept, expected] of cases) {
     it(`Accept-Encoding ${JSON.stringify(accept)} → ${expected ?? 'identity'}`, async () => {
       const srv = await start();
-      const res = await raw(
+      const res = await rawOnce(
         srv,
         '/text',
         accept === undefined ? {} : { 'Accept-Encoding': accept },
@@ -191,11 +170,13 @@ describe('compression: negotiation', () => {
 
   it('identity;q=0 forces compression even below the threshold', async () => {
     const srv = await start();
-    const forced = await raw(srv, '/sized/20', { 'Accept-Encoding': 'identity;q=0, gzip;q=0.1' });
+    const forced = await rawOnce(srv, '/sized/20', {
+      'Accept-Encoding': 'identity;q=0, gzip;q=0.1',
+    });
     expect(forced.header('content-encoding')).toBe('gzip');
     expect(decode('gzip', forced.body)).toBe(bodyOf(20));
     // Nothing acceptable at all: identity anyway (a 406 would help nobody).
-    const none = await raw(srv, '/sized/20', { 'Accept-Encoding': 'identity;q=0' });
+    const none = await rawOnce(srv, '/sized/20', { 'Accept-Encoding': 'identity;q=0' });
     expect(none.header('content-encoding')).toBeUndefined();
     expect(none.text()).toBe(bodyOf(20));
   });
@@ -210,7 +191,7 @@ describe('compression: negotiation', () => {
 describe('compression: what is compressed', () => {
   it('is off by default', async () => {
     const srv = await start({});
-    const res = await raw(srv, '/text', { 'Accept-Encoding': 'gzip, br' });
+    const res = await rawOnce(srv, '/text', { 'Accept-Encoding': 'gzip, br' });
     expect(res.header('content-encoding')).toBeUndefined();
     expect(res.header('vary')).toBeUndefined();
     expect(res.text()).toBe(TEXT);
@@ -218,15 +199,15 @@ describe('compression: what is compressed', () => {
 
   it('compresses JSON, HTML and problem details; replaces a Content-Length set by the handler', async () => {
     const srv = await start();
-    const json = await raw(srv, '/json', { 'Accept-Encoding': 'gzip' });
+    const json = await rawOnce(srv, '/json', { 'Accept-Encoding': 'gzip' });
     expect(json.header('content-encoding')).toBe('gzip');
     expect(JSON.parse(decode('gzip', json.body)).items).toHaveLength(200);
-    const html = await raw(srv, '/with-length', { 'Accept-Encoding': 'br' });
+    const html = await rawOnce(srv, '/with-length', { 'Accept-Encoding': 'br' });
     expect(html.header('content-type')).toBe('text/html; charset=utf-8');
     expect(html.header('content-encoding')).toBe('br');
     expect(Number(html.header('content-length'))).toBe(html.body.length);
     expect(decode('br', html.body)).toBe(TEXT);
-    const problem = await raw(srv, '/problem', { 'Accept-Encoding': 'gzip' });
+    const problem = await rawOnce(srv, '/problem', { 'Accept-Encoding': 'gzip' });
     expect(problem.status).toBe(422);
     expect(problem.header('content-encoding')).toBe('gzip');
     expect(JSON.parse(decode('gzip', problem.body)).detail).toBe(TEXT);
@@ -234,30 +215,30 @@ describe('compression: what is compressed', () => {
 
   it('applies the threshold (default 1024 bytes), without Vary below it', async () => {
     const srv = await start();
-    const at = await raw(srv, '/sized/1024', { 'Accept-Encoding': 'gzip' });
+    const at = await rawOnce(srv, '/sized/1024', { 'Accept-Encoding': 'gzip' });
     expect(at.header('content-encoding')).toBe('gzip');
-    const below = await raw(srv, '/sized/1023', { 'Accept-Encoding': 'gzip' });
+    const below = await rawOnce(srv, '/sized/1023', { 'Accept-Encoding': 'gzip' });
     expect(below.header('content-encoding')).toBeUndefined();
     expect(below.header('vary')).toBeUndefined();
     expect(below.text()).toBe(bodyOf(1023));
     const lower = await start({ compress: { threshold: 10 } });
-    const small = await raw(lower, '/sized/10', { 'Accept-Encoding': 'gzip' });
+    const small = await rawOnce(lower, '/sized/10', { 'Accept-Encoding': 'gzip' });
     expect(small.header('content-encoding')).toBe('gzip');
   });
 
   it('leaves incompressible types, 204, HEAD and already encoded bodies alone', async () => {
     const srv = await start();
-    const png = await raw(srv, '/png', { 'Accept-Encoding': 'gzip' });
+    const png = await rawOnce(srv, '/png', { 'Accept-Encoding': 'gzip' });
     expect(png.header('content-encoding')).toBeUndefined();
     expect(png.header('vary')).toBeUndefined();
     expect(png.body.equals(PNG)).toBe(true);
-    const empty = await raw(srv, '/no-content', { 'Accept-Encoding': 'gzip' });
+    const empty = await rawOnce(srv, '/no-content', { 'Accept-Encoding': 'gzip' });
     expect(empty.status).toBe(204);
     expect(empty.header('content-encoding')).toBeUndefined();
-    const pre = await raw(srv, '/pre-encoded', { 'Accept-Encoding': 'gzip, br' });
+    const pre = await rawOnce(srv, '/pre-encoded', { 'Accept-Encoding': 'gzip, br' });
     expect(pre.header('content-encoding')).toBe('gzip');
     expect(pre.body.equals(PRE_ENCODED)).toBe(true);
-    const head = await raw(srv, '/text', { 'Accept-Encoding': 'gzip' }, 'HEAD');
+    const head = await rawOnce(srv, '/text', { 'Accept-Encoding': 'gzip' }, 'HEAD');
     expect(head.status).toBe(200);
     expect(head.header('content-encoding')).toBeUndefined();
     expect(head.header('content-length')).toBe(String(TEXT.length));
@@ -267,20 +248,20 @@ describe('compression: what is compressed', () => {
 
   it('appends to an existing Vary, once', async () => {
     const srv = await start();
-    const cookie = await raw(srv, '/vary-cookie', { 'Accept-Encoding': 'gzip' });
+    const cookie = await rawOnce(srv, '/vary-cookie', { 'Accept-Encoding': 'gzip' });
     expect(cookie.header('vary')).toBe('Cookie, Accept-Encoding');
-    const already = await raw(srv, '/vary-already', { 'Accept-Encoding': 'gzip' });
+    const already = await rawOnce(srv, '/vary-already', { 'Accept-Encoding': 'gzip' });
     expect(already.header('vary')).toBe('accept-encoding');
     expect(already.header('content-encoding')).toBe('gzip');
   });
 
   it('with etag on: one weak tag for every coding, and a 304 without Content-Encoding', async () => {
     const srv = await start({ compress: true, etag: true });
-    const plain = await raw(srv, '/text');
-    const zipped = await raw(srv, '/text', { 'Accept-Encoding': 'gzip' });
+    const plain = await rawOnce(srv, '/text');
+    const zipped = await rawOnce(srv, '/text', { 'Accept-Encoding': 'gzip' });
     expect(zipped.header('content-encoding')).toBe('gzip');
     expect(zipped.header('etag')).toBe(plain.header('etag'));
-    const cached = await raw(srv, '/text', {
+    const cached = await rawOnce(srv, '/text', {
       'Accept-Encoding': 'gzip',
       'If-None-Match': zipped.header('etag') as string,
     });
@@ -293,9 +274,8 @@ describe('compression: what is compressed', () => {
     const written = deferred<number>();
     const app = new Application(ROUTES, { logger: captureLogger(), compress: true });
     app.addObserver({ requestFinished: (h) => written.resolve(h.bytesWritten) });
-    const srv = await serve(app);
-    servers.push(srv);
-    const res = await raw(srv, '/text', { 'Accept-Encoding': 'gzip' });
+    const srv = await serveForTest(app);
+    const res = await rawOnce(srv, '/text', { 'Accept-Encoding': 'gzip' });
     expect(await within(written.promise, 5_000, 'the observer')).toBe(res.body.length);
   });
 
@@ -439,14 +419,14 @@ describe('compression: static files', () => {
 
   it('compresses a compressible file, with a weak ETag that still validates', async () => {
     const srv = await startStatic();
-    const plain = await raw(srv, '/static/app.js');
+    const plain = await rawOnce(srv, '/static/app.js');
     expect(plain.header('etag')).toMatch(/^"/);
-    const res = await raw(srv, '/static/app.js', { 'Accept-Encoding': 'br' });
+    const res = await rawOnce(srv, '/static/app.js', { 'Accept-Encoding': 'br' });
     expect(res.header('content-encoding')).toBe('br');
     expect(res.header('vary')).toBe('Accept-Encoding');
     expect(res.header('etag')).toBe(`W/${plain.header('etag')}`);
     expect(decode('br', res.body)).toBe(js);
-    const cached = await raw(srv, '/static/app.js', {
+    const cached = await rawOnce(srv, '/static/app.js', {
       'Accept-Encoding': 'br',
       'If-None-Match': res.header('etag') as string,
     });
@@ -455,7 +435,7 @@ describe('compression: static files', () => {
 
   it('compresses a streamed file chunk by chunk', async () => {
     const srv = await startStatic();
-    const res = await raw(srv, '/static/css/big.css', { 'Accept-Encoding': 'gzip' });
+    const res = await rawOnce(srv, '/static/css/big.css', { 'Accept-Encoding': 'gzip' });
     expect(res.header('content-encoding')).toBe('gzip');
     expect(res.chunked).toBe(true);
     expect(res.header('content-length')).toBeUndefined();
@@ -464,21 +444,21 @@ describe('compression: static files', () => {
 
   it('never compresses a range (206) or an image', async () => {
     const srv = await startStatic();
-    const range = await raw(srv, '/static/app.js', {
+    const range = await rawOnce(srv, '/static/app.js', {
       'Accept-Encoding': 'gzip',
       Range: 'bytes=0-99',
     });
     expect(range.status).toBe(206);
     expect(range.header('content-encoding')).toBeUndefined();
     expect(range.text()).toBe(js.slice(0, 100));
-    const png = await raw(srv, '/static/pic.png', { 'Accept-Encoding': 'gzip' });
+    const png = await rawOnce(srv, '/static/pic.png', { 'Accept-Encoding': 'gzip' });
     expect(png.header('content-encoding')).toBeUndefined();
     expect(png.body.equals(PNG)).toBe(true);
   });
 
   it('HEAD of a compressible file: identity length, Vary, no Content-Encoding', async () => {
     const srv = await startStatic();
-    const head = await raw(srv, '/static/app.js', { 'Accept-Encoding': 'gzip' }, 'HEAD');
+    const head = await rawOnce(srv, '/static/app.js', { 'Accept-Encoding': 'gzip' }, 'HEAD');
     expect(head.header('content-encoding')).toBeUndefined();
     expect(head.header('content-length')).toBe(String(js.length));
     expect(head.header('vary')).toBe('Accept-Encoding');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RequestHandler } from '../../../src/web/index.js';
-import { buildRequest, rawRequest } from '../raw-http.js';
-import { setCookies, start } from './support.js';
+import { buildRequest, rawRequest } from '../../support/http.js';
+import { serveApp } from '../../support/servers.js';
+import { setCookies } from './support.js';
 
 class ReadCookies extends RequestHandler {
   override get(): void {
@@ -53,7 +54,7 @@ class Clear extends RequestHandler {
 
 describe('reading cookies', () => {
   it('parses the Cookie header on demand, with defaults for missing ones', async () => {
-    const srv = await start([['/', ReadCookies]]);
+    const srv = await serveApp([['/', ReadCookies]]);
     const res = await srv.fetch('/', { headers: { Cookie: 'a=1; b="two"' } });
     expect(await res.json()).toEqual({
       all: { a: '1', b: 'two' },
@@ -64,7 +65,7 @@ describe('reading cookies', () => {
   });
 
   it('ignores malformed pairs instead of failing the request', async () => {
-    const srv = await start([['/', ReadCookies]]);
+    const srv = await serveApp([['/', ReadCookies]]);
     const res = await srv.fetch('/', { headers: { Cookie: ';; junk ; =x; a=ok; %%%=%%; ;' } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { a: string; all: Record<string, string> };
@@ -73,7 +74,7 @@ describe('reading cookies', () => {
   });
 
   it('reads cookies from several Cookie headers', async () => {
-    const srv = await start([['/', ReadCookies]]);
+    const srv = await serveApp([['/', ReadCookies]]);
     const { response } = await rawRequest(
       srv.port,
       buildRequest('GET', '/', { Cookie: 'a=first', cookie: 'b=second', Connection: 'close' }),
@@ -85,7 +86,7 @@ describe('reading cookies', () => {
 
 describe('setting cookies', () => {
   it('sends one Set-Cookie header per cookie, with every attribute', async () => {
-    const srv = await start([['/', SetCookies]]);
+    const srv = await serveApp([['/', SetCookies]]);
     const res = await srv.fetch('/');
     expect(res.headers.getSetCookie()).toEqual([
       'plain=1; Path=/',
@@ -100,14 +101,14 @@ describe('setting cookies', () => {
     ['a comma', 'x,y'],
     ['a space', 'x y'],
   ])('refuses a value with %s with a TypeError', async (_, value) => {
-    const srv = await start([['/', BadCookie]]);
+    const srv = await serveApp([['/', BadCookie]]);
     const res = await srv.fetch(`/?value=${encodeURIComponent(value)}`);
     expect(await res.text()).toBe('refused: TypeError');
     expect(res.headers.getSetCookie()).toEqual([]);
   });
 
   it('accepts a percent-encoded value', async () => {
-    const srv = await start([['/', BadCookie]]);
+    const srv = await serveApp([['/', BadCookie]]);
     const value = encodeURIComponent('x; y, z');
     const res = await srv.fetch(`/?value=${encodeURIComponent(value)}`);
     expect(await res.text()).toBe('set');
@@ -117,7 +118,7 @@ describe('setting cookies', () => {
 
 describe('clearing cookies', () => {
   it('expires one cookie with the path and domain it was set with', async () => {
-    const srv = await start([['/', Clear]]);
+    const srv = await serveApp([['/', Clear]]);
     const res = await srv.fetch('/');
     expect(res.headers.getSetCookie()).toEqual([
       'one=; Path=/app; Domain=example.com; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0',
@@ -125,7 +126,7 @@ describe('clearing cookies', () => {
   });
 
   it('clearAllCookies expires every cookie the request carried', async () => {
-    const srv = await start([['/', Clear]]);
+    const srv = await serveApp([['/', Clear]]);
     const res = await srv.fetch('/', {
       method: 'POST',
       headers: { Cookie: 'a=1; odd name=x; b=2' }, // a name no Set-Cookie could carry is skipped

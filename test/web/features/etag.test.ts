@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  Application,
   type ApplicationSettings,
   bodyEtag,
   etagMatches,
   RequestHandler,
   type RouteEntry,
-  serve,
   type TestServer,
   url,
 } from '../../../src/web/index.js';
-import { buildRequest, captureLogger, rawRequest } from '../raw-http.js';
+import { rawOnce } from '../../support/http.js';
+import { serveApp } from '../../support/servers.js';
 
 const BODY = 'Hello, ETag world';
 const TAG = `W/"${createHash('sha1').update(BODY).digest('base64url')}"`;
@@ -63,43 +62,21 @@ const ROUTES: RouteEntry[] = [
   url('/missing', Missing),
 ];
 
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
 async function start(settings: ApplicationSettings = { etag: true }): Promise<TestServer> {
-  const srv = await serve(new Application(ROUTES, { logger: captureLogger(), ...settings }));
-  servers.push(srv);
-  return srv;
-}
-
-async function raw(
-  srv: TestServer,
-  path: string,
-  headers: Record<string, string> = {},
-  method = 'GET',
-) {
-  const { response } = await rawRequest(
-    srv.port,
-    buildRequest(method, path, { Connection: 'close', ...headers }),
-    { bodiless: method === 'HEAD' },
-  );
-  return response;
+  return serveApp(ROUTES, settings);
 }
 
 describe('automatic ETag (etag setting)', () => {
   it('is off by default', async () => {
     const srv = await start({});
-    const res = await raw(srv, '/text', { 'If-None-Match': TAG });
+    const res = await rawOnce(srv, '/text', { 'If-None-Match': TAG });
     expect(res.status).toBe(200);
     expect(res.header('etag')).toBeUndefined();
   });
 
   it('gives a GET 200 sent in one piece a weak ETag: the SHA-1 of the body', async () => {
     const srv = await start();
-    const res = await raw(srv, '/text');
+    const res = await rawOnce(srv, '/text');
     expect(res.status).toBe(200);
     expect(res.header('etag')).toBe(TAG);
     expect(res.text()).toBe(BODY);
@@ -109,7 +86,7 @@ describe('automatic ETag (etag setting)', () => {
     const srv = await start();
     const strong = TAG.slice(2);
     for (const value of [TAG, strong, `"nope", ${TAG}`, `W/"a",W/"b" ,${strong}`, '*']) {
-      const res = await raw(srv, '/text', { 'If-None-Match': value });
+      const res = await rawOnce(srv, '/text', { 'If-None-Match': value });
       expect(res.status, value).toBe(304);
       expect(res.afterHead.length, value).toBe(0);
       expect(res.header('etag'), value).toBe(TAG);
@@ -122,7 +99,7 @@ describe('automatic ETag (etag setting)', () => {
   it('answers 200 when no tag matches', async () => {
     const srv = await start();
     for (const value of ['"nope"', 'W/"nope", "other"', `${TAG.slice(0, -2)}"`]) {
-      const res = await raw(srv, '/text', { 'If-None-Match': value });
+      const res = await rawOnce(srv, '/text', { 'If-None-Match': value });
       expect(res.status, value).toBe(200);
       expect(res.text(), value).toBe(BODY);
     }
@@ -130,27 +107,32 @@ describe('automatic ETag (etag setting)', () => {
 
   it('HEAD gets the same ETag and the same 304', async () => {
     const srv = await start();
-    const head = await raw(srv, '/text', {}, 'HEAD');
+    const head = await rawOnce(srv, '/text', {}, 'HEAD');
     expect(head.header('etag')).toBe(TAG);
     expect(head.header('content-length')).toBe(String(BODY.length));
-    const cached = await raw(srv, '/text', { 'If-None-Match': TAG }, 'HEAD');
+    const cached = await rawOnce(srv, '/text', { 'If-None-Match': TAG }, 'HEAD');
     expect(cached.status).toBe(304);
   });
 
   it('uses a tag the handler set, and answers 304 for it', async () => {
     const srv = await start();
-    const res = await raw(srv, '/own');
+    const res = await rawOnce(srv, '/own');
     expect(res.header('etag')).toBe('"v7"');
-    expect((await raw(srv, '/own', { 'If-None-Match': '"v7"' })).status).toBe(304);
+    expect((await rawOnce(srv, '/own', { 'If-None-Match': '"v7"' })).status).toBe(304);
   });
 
   it('leaves alone other methods, other statuses and flushed responses', async () => {
     const srv = await start();
-    const post = await raw(srv, '/text', { 'If-None-Match': '*', 'Content-Length': '0' }, 'POST');
+    const post = await rawOnce(
+      srv,
+      '/text',
+      { 'If-None-Match': '*', 'Content-Length': '0' },
+      'POST',
+    );
     expect(post.status).toBe(200);
     expect(post.header('etag')).toBeUndefined();
     for (const path of ['/created', '/missing', '/flushed']) {
-      const res = await raw(srv, path, { 'If-None-Match': '*' });
+      const res = await rawOnce(srv, path, { 'If-None-Match': '*' });
       expect(res.status, path).not.toBe(304);
       expect(res.header('etag'), path).toBeUndefined();
       expect(res.text(), path).toBe(BODY);

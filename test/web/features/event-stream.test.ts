@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { type EventStream, type RequestAborted, RequestHandler } from '../../../src/web/index.js';
-import { decodeChunked, parseResponse } from '../raw-http.js';
-import { capturingLogger, deferred, RawClient, within } from '../socket-utils.js';
-import { start } from './support.js';
+import { decodeChunked, parseResponse } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { serveApp } from '../../support/servers.js';
+import { RawClient } from '../../support/socket.js';
+import { deferred, within } from '../../support/wait.js';
 
 /** The stream a handler made, and what happened to it, for the test to look at. */
 const seen: {
@@ -108,7 +110,7 @@ const ROUTES = [
 
 describe('server-sent events', () => {
   it('sends the headers at once and frames events, multi-line data and comments', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.get('/framing', 'Last-Event-ID: 41\r\n');
     const response = await client.readResponse();
@@ -128,15 +130,15 @@ describe('server-sent events', () => {
   });
 
   it('refuses CR, LF (and NUL in ids) in event types and ids', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const res = await srv.fetch('/injection');
     expect(await res.text()).toBe('data: TypeError,TypeError,TypeError\n\n');
   });
 
   it('sends heartbeat comments on a timer, cleared when the client leaves', async () => {
     reset();
-    const logger = capturingLogger();
-    const srv = await start([...ROUTES], { logger });
+    const logger = captureLogger();
+    const srv = await serveApp([...ROUTES], { logger });
     const client = await RawClient.connect(srv.port);
     client.get('/hold?hb=20');
     await client.until(
@@ -156,8 +158,8 @@ describe('server-sent events', () => {
 
   it('ends cleanly when the server drains, so close() is not forced', async () => {
     reset();
-    const logger = capturingLogger();
-    const srv = await start([...ROUTES], { logger });
+    const logger = captureLogger();
+    const srv = await serveApp([...ROUTES], { logger });
     const res = await srv.fetch('/hold?hb=10000');
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const first = await reader.read();
@@ -178,7 +180,7 @@ describe('server-sent events', () => {
   });
 
   it('send() waits for a slow client (back-pressure)', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.socket.pause(); // read nothing: the buffers fill up
     client.get('/flood');

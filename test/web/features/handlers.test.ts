@@ -1,40 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Application,
-  type ApplicationSettings,
   ErrorHandler,
   FallbackHandler,
   HttpError,
   RedirectHandler,
   type RequestHandler,
-  type RouteEntry,
-  serve,
-  type TestServer,
   url,
 } from '../../../src/web/index.js';
-import { buildRequest, captureLogger, type LogEntry, rawRequest } from '../raw-http.js';
-import { deferred, within } from '../socket-utils.js';
-
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function start(
-  routes: RouteEntry[],
-  settings: ApplicationSettings = {},
-): Promise<{ srv: TestServer; logs: LogEntry[] }> {
-  const logger = captureLogger();
-  const srv = await serve(new Application(routes, { logger, ...settings }));
-  servers.push(srv);
-  return { srv, logs: logger.entries };
-}
+import { buildRequest, rawRequest } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { serveForTest, serveRoutes } from '../../support/servers.js';
+import { deferred, within } from '../../support/wait.js';
 
 describe('RedirectHandler', () => {
   it('redirects with 302 by default, 301 when permanent, or the status given', async () => {
-    const { srv } = await start([
+    const { srv } = await serveRoutes([
       url('/temp', RedirectHandler, { url: '/target' }),
       url('/perm', RedirectHandler, { url: '/target', permanent: true }),
       url('/keep-method', RedirectHandler, { url: '/target', status: 307 }),
@@ -50,7 +32,7 @@ describe('RedirectHandler', () => {
   });
 
   it('fills {name} placeholders from path parameters, percent-encoded, slashes kept for {x*}', async () => {
-    const { srv } = await start([
+    const { srv } = await serveRoutes([
       url('/users/{id}', RedirectHandler, { url: '/people/{id}/profile' }),
       url('/files/{rest*}', RedirectHandler, { url: 'https://cdn.example/{rest}' }),
     ]);
@@ -61,7 +43,7 @@ describe('RedirectHandler', () => {
   });
 
   it('fills {0}, {1} from positional groups of a regular-expression route', async () => {
-    const { srv } = await start([
+    const { srv } = await serveRoutes([
       [/^\/(\d{4})\/(\d{2})$/, RedirectHandler, { url: '/archive?year={0}&month={1}' }],
     ]);
     const res = await srv.fetch('/2024/03', { redirect: 'manual' });
@@ -69,7 +51,7 @@ describe('RedirectHandler', () => {
   });
 
   it('keeps the query string unless told not to', async () => {
-    const { srv } = await start([
+    const { srv } = await serveRoutes([
       url('/a', RedirectHandler, { url: '/b' }),
       url('/c', RedirectHandler, { url: '/d?lang=en' }),
       url('/e', RedirectHandler, { url: '/f', preserveQuery: false }),
@@ -83,9 +65,12 @@ describe('RedirectHandler', () => {
   });
 
   it('answers HEAD, and never reads the body (a huge one is not a 413)', async () => {
-    const { srv } = await start([url('/old', RedirectHandler, { url: '/new', status: 308 })], {
-      maxBodyBytes: 1024,
-    });
+    const { srv } = await serveRoutes(
+      [url('/old', RedirectHandler, { url: '/new', status: 308 })],
+      {
+        maxBodyBytes: 1024,
+      },
+    );
     const head = await srv.fetch('/old', { method: 'HEAD', redirect: 'manual' });
     expect(head.status).toBe(308);
     const { response } = await rawRequest(
@@ -97,7 +82,9 @@ describe('RedirectHandler', () => {
   });
 
   it('refuses a status outside 3xx (500 with a logged error)', async () => {
-    const { srv, logs } = await start([url('/bad', RedirectHandler, { url: '/x', status: 200 })]);
+    const { srv, logs } = await serveRoutes([
+      url('/bad', RedirectHandler, { url: '/x', status: 200 }),
+    ]);
     const res = await srv.fetch('/bad', { redirect: 'manual' });
     expect(res.status).toBe(500);
     expect(logs.some((e) => e.level === 'error')).toBe(true);
@@ -106,7 +93,7 @@ describe('RedirectHandler', () => {
 
 describe('ErrorHandler', () => {
   it('answers its status as problem details for every method, unknown ones too', async () => {
-    const { srv } = await start([
+    const { srv } = await serveRoutes([
       url('/gone/{rest*}', ErrorHandler, { status: 410, detail: 'this API was retired' }),
     ]);
     for (const method of ['GET', 'POST', 'DELETE', 'PROPFIND', 'OPTIONS']) {
@@ -146,7 +133,7 @@ function echoListener(req: IncomingMessage, res: ServerResponse): void {
 
 describe('FallbackHandler', () => {
   it('hands any standard method to the listener, with the body unread', async () => {
-    const { srv } = await start([
+    const { srv } = await serveRoutes([
       url('/legacy/{rest*}', FallbackHandler, { fallback: echoListener }),
     ]);
     for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
@@ -163,9 +150,12 @@ describe('FallbackHandler', () => {
   });
 
   it('passes a body larger than maxBodyBytes untouched (the framework does not read it)', async () => {
-    const { srv } = await start([url('/legacy', FallbackHandler, { fallback: echoListener })], {
-      maxBodyBytes: 1024,
-    });
+    const { srv } = await serveRoutes(
+      [url('/legacy', FallbackHandler, { fallback: echoListener })],
+      {
+        maxBodyBytes: 1024,
+      },
+    );
     const res = await srv.fetch('/legacy', { method: 'POST', body: Buffer.alloc(300_000, 7) });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { bytes: number }).bytes).toBe(300_000);
@@ -174,7 +164,7 @@ describe('FallbackHandler', () => {
   it('leaves the response alone: no default headers but the request id, nothing sent for it', async () => {
     const answered = deferred();
     let pending: ServerResponse | undefined;
-    const { srv } = await start(
+    const { srv } = await serveRoutes(
       [
         url('/late', FallbackHandler, {
           fallback: (_req, res) => {
@@ -206,7 +196,7 @@ describe('FallbackHandler', () => {
         super.prepare();
       }
     }
-    const { srv } = await start([
+    const { srv } = await serveRoutes([
       url('/admin', Guarded, {
         fallback: (req, res) => {
           handedOver++;
@@ -227,7 +217,7 @@ describe('FallbackHandler', () => {
   });
 
   it('a listener that throws or rejects gets a logged 500', async () => {
-    const { srv, logs } = await start([
+    const { srv, logs } = await serveRoutes([
       url('/throws', FallbackHandler, {
         fallback: () => {
           throw new Error('mounted app broke');
@@ -267,8 +257,7 @@ describe('FallbackHandler', () => {
         finished.resolve();
       },
     });
-    const srv = await serve(app);
-    servers.push(srv);
+    const srv = await serveForTest(app);
     expect((await srv.fetch('/teapot')).status).toBe(418);
     await within(finished.promise, 5_000, 'the observer');
     expect(seen).toEqual([418]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type MultipartLimits, RequestHandler } from '../../../src/web/index.js';
-import { problem, start } from './support.js';
+import { serveApp } from '../../support/servers.js';
+import { problem } from './support.js';
 
 class Form extends RequestHandler {
   override post(): void {
@@ -24,7 +25,7 @@ function part(headers: string, body: string): string {
 }
 
 async function post(body: FormData | string, settings: { multipart?: MultipartLimits } = {}) {
-  const srv = await start([['/', Form]], settings);
+  const srv = await serveApp([['/', Form]], settings);
   return srv.fetch('/', {
     method: 'POST',
     body,
@@ -100,7 +101,7 @@ describe('multipart/form-data bodies', () => {
   });
 
   it('answer 413 when the whole body passes maxBodyBytes', async () => {
-    const srv = await start([['/', Form]], { maxBodyBytes: 100 });
+    const srv = await serveApp([['/', Form]], { maxBodyBytes: 100 });
     const form = new FormData();
     form.append('f', new Blob(['x'.repeat(200)]), 'f');
     const res = await srv.fetch('/', { method: 'POST', body: form });
@@ -108,7 +109,7 @@ describe('multipart/form-data bodies', () => {
   });
 
   it('answer 400 without a boundary', async () => {
-    const srv = await start([['/', Form]]);
+    const srv = await serveApp([['/', Form]]);
     const res = await srv.fetch('/', {
       method: 'POST',
       headers: { 'Content-Type': 'multipart/form-data' },
@@ -138,7 +139,7 @@ describe('multipart/form-data bodies', () => {
   });
 
   it('leave files empty for other bodies', async () => {
-    const srv = await start([['/', Form]]);
+    const srv = await serveApp([['/', Form]]);
     const res = await srv.fetch('/', {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },

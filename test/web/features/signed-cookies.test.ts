@@ -6,7 +6,8 @@ import {
   RequestHandler,
   signingKeys,
 } from '../../../src/web/index.js';
-import { problem, setCookies, start } from './support.js';
+import { serveApp } from '../../support/servers.js';
+import { problem, setCookies } from './support.js';
 
 const SECRET = 'test-secret-0123456789abcdef0123456789';
 const DAY_MS = 86_400_000;
@@ -30,7 +31,7 @@ async function login(
   name = 'alice',
   query = '',
 ): Promise<{ cookie: string; header: string }> {
-  const srv = await start([['/', Session]], settings);
+  const srv = await serveApp([['/', Session]], settings);
   const res = await srv.fetch(`/${query}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -42,7 +43,7 @@ async function login(
 }
 
 async function whoIs(settings: ApplicationSettings, cookie: string, query = ''): Promise<unknown> {
-  const srv = await start([['/', Session]], settings);
+  const srv = await serveApp([['/', Session]], settings);
   const res = await srv.fetch(`/${query}`, { headers: { Cookie: `user=${cookie}` } });
   expect(res.status).toBe(200);
   return ((await res.json()) as { user: unknown }).user;
@@ -115,7 +116,7 @@ describe('signed cookies', () => {
   });
 
   it('need the cookieSecret setting: a clear error when used without it', async () => {
-    const srv = await start([['/', Session]], { debug: true });
+    const srv = await serveApp([['/', Session]], { debug: true });
     const res = await srv.fetch('/', { headers: { Cookie: 'user=x' } });
     expect(res.status).toBe(500);
     expect((await problem(res)).detail).toMatch(/cookieSecret/);

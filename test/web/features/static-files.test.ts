@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Application,
   type ApplicationSettings,
@@ -13,12 +13,13 @@ import {
   type RouteEntry,
   StaticFileHandler,
   type StaticFileOptions,
-  serve,
   type TestServer,
   url,
 } from '../../../src/web/index.js';
-import { buildRequest, captureLogger, parseResponse, rawRequest } from '../raw-http.js';
-import { deferred, within } from '../socket-utils.js';
+import { buildRequest, parseResponse, rawOnce } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { serveApp, serveForTest } from '../../support/servers.js';
+import { deferred, within } from '../../support/wait.js';
 
 const HELLO = 'hello, static world\n';
 const SECRET = 'TOP-SECRET-CONTENT';
@@ -79,12 +80,6 @@ afterAll(() => {
   rmSync(base, { recursive: true, force: true });
 });
 
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
 async function start(
   options: Partial<StaticFileOptions> = {},
   settings: ApplicationSettings = {},
@@ -94,24 +89,7 @@ async function start(
     ...extra,
     url('/static/{path*}', StaticFileHandler, { root, ...options }),
   ];
-  const srv = await serve(new Application(routes, { logger: captureLogger(), ...settings }));
-  servers.push(srv);
-  return srv;
-}
-
-/** One raw request on its own connection (`Connection: close`), parsed. */
-async function raw(
-  srv: TestServer,
-  path: string,
-  headers: Record<string, string> = {},
-  method = 'GET',
-) {
-  const { response } = await rawRequest(
-    srv.port,
-    buildRequest(method, path, { Connection: 'close', ...headers }),
-    { bodiless: method === 'HEAD' },
-  );
-  return response;
+  return serveApp(routes, settings);
 }
 
 const sha256 = (data: Buffer | string): string =>
@@ -120,7 +98,7 @@ const sha256 = (data: Buffer | string): string =>
 describe('StaticFileHandler: serving', () => {
   it('serves a file with its type, length, strong ETag, Last-Modified and Accept-Ranges', async () => {
     const srv = await start();
-    const res = await raw(srv, '/static/hello.txt');
+    const res = await rawOnce(srv, '/static/hello.txt');
     expect(res.status).toBe(200);
     expect(res.text()).toBe(HELLO);
     expect(res.header('content-type')).toBe('text/plain; charset=utf-8');
@@ -145,7 +123,7 @@ describe('StaticFileHandler: serving', () => {
 
   it('serves an empty file with Content-Length 0', async () => {
     const srv = await start();
-    const res = await raw(srv, '/static/empty.txt');
+    const res = await rawOnce(srv, '/static/empty.txt');
     expect(res.status).toBe(200);
     expect(res.header('content-length')).toBe('0');
     expect(res.body.length).toBe(0);
@@ -153,7 +131,7 @@ describe('StaticFileHandler: serving', () => {
 
   it('streams a large file intact, with its Content-Length (not chunked)', async () => {
     const srv = await start();
-    const res = await raw(srv, '/static/medium.bin');
+    const res = await rawOnce(srv, '/static/medium.bin');
     expect(res.status).toBe(200);
     expect(res.chunked).toBe(false);
     expect(res.header('content-length')).toBe(String(MEDIUM_BYTES));
@@ -172,12 +150,11 @@ describe('StaticFileHandler: serving', () => {
         return flushed;
       }
     }
-    const srv = await serve(
+    const srv = await serveForTest(
       new Application([url('/static/{path*}', WatchedStatic, { root })], {
         logger: captureLogger(),
       }),
     );
-    servers.push(srv);
     const socket = connect(srv.port, '127.0.0.1');
     socket.pause(); // the client reads nothing until the server has stalled
     const chunks: Buffer[] = [];
@@ -215,8 +192,8 @@ describe('StaticFileHandler: serving', () => {
 
   it('HEAD sends the headers of GET and no body', async () => {
     const srv = await start();
-    const get = await raw(srv, '/static/medium.bin');
-    const head = await raw(srv, '/static/medium.bin', {}, 'HEAD');
+    const get = await rawOnce(srv, '/static/medium.bin');
+    const head = await rawOnce(srv, '/static/medium.bin', {}, 'HEAD');
     expect(head.status).toBe(200);
     expect(head.afterHead.length).toBe(0);
     for (const name of [
@@ -305,7 +282,7 @@ describe('StaticFileHandler: paths outside the root are refused', () => {
   for (const [name, path] of attempts) {
     it(`${name}: ${path} → 403`, async () => {
       const srv = await start();
-      const res = await raw(srv, path);
+      const res = await rawOnce(srv, path);
       expect(res.status).toBe(403);
       expect(res.text()).not.toContain(SECRET);
       expect(res.header('content-type')).toBe('application/problem+json');
@@ -314,7 +291,7 @@ describe('StaticFileHandler: paths outside the root are refused', () => {
 
   it('a raw backslash never reaches a file outside (the parser or the handler refuses it)', async () => {
     const srv = await start();
-    const res = await raw(srv, '/static/..\\secret\\secret.txt');
+    const res = await rawOnce(srv, '/static/..\\secret\\secret.txt');
     expect([400, 403]).toContain(res.status);
     expect(res.text()).not.toContain(SECRET);
   });
@@ -325,42 +302,46 @@ describe('StaticFileHandler: conditional requests', () => {
     const srv = await start();
     const etag = `"${sha256(HELLO)}"`;
     for (const value of [etag, `"other", ${etag}`, `W/${etag}`, '*']) {
-      const res = await raw(srv, '/static/hello.txt', { 'If-None-Match': value });
+      const res = await rawOnce(srv, '/static/hello.txt', { 'If-None-Match': value });
       expect(res.status, value).toBe(304);
       expect(res.afterHead.length, value).toBe(0);
       expect(res.header('etag'), value).toBe(etag);
       expect(res.header('content-type'), value).toBeUndefined();
       expect(res.header('content-length'), value).toBeUndefined();
     }
-    const stale = await raw(srv, '/static/hello.txt', { 'If-None-Match': '"stale"' });
+    const stale = await rawOnce(srv, '/static/hello.txt', { 'If-None-Match': '"stale"' });
     expect(stale.status).toBe(200);
     expect(stale.text()).toBe(HELLO);
   });
 
   it('answers 304 when not modified since (the same second or later), 200 when it was', async () => {
     const srv = await start();
-    const same = await raw(srv, '/static/hello.txt', { 'If-Modified-Since': MTIME.toUTCString() });
+    const same = await rawOnce(srv, '/static/hello.txt', {
+      'If-Modified-Since': MTIME.toUTCString(),
+    });
     expect(same.status).toBe(304);
     const later = new Date(MTIME.getTime() + 60_000).toUTCString();
-    expect((await raw(srv, '/static/hello.txt', { 'If-Modified-Since': later })).status).toBe(304);
+    expect((await rawOnce(srv, '/static/hello.txt', { 'If-Modified-Since': later })).status).toBe(
+      304,
+    );
     const earlier = new Date(MTIME.getTime() - 60_000).toUTCString();
-    const modified = await raw(srv, '/static/hello.txt', { 'If-Modified-Since': earlier });
+    const modified = await rawOnce(srv, '/static/hello.txt', { 'If-Modified-Since': earlier });
     expect(modified.status).toBe(200);
     expect(modified.text()).toBe(HELLO);
-    const garbage = await raw(srv, '/static/hello.txt', { 'If-Modified-Since': 'yesterday' });
+    const garbage = await rawOnce(srv, '/static/hello.txt', { 'If-Modified-Since': 'yesterday' });
     expect(garbage.status).toBe(200);
   });
 
   it('If-None-Match wins over If-Modified-Since when both are present', async () => {
     const srv = await start();
     const later = new Date(MTIME.getTime() + 60_000).toUTCString();
-    const changed = await raw(srv, '/static/hello.txt', {
+    const changed = await rawOnce(srv, '/static/hello.txt', {
       'If-None-Match': '"stale"',
       'If-Modified-Since': later,
     });
     expect(changed.status).toBe(200);
     const earlier = new Date(MTIME.getTime() - 60_000).toUTCString();
-    const same = await raw(srv, '/static/hello.txt', {
+    const same = await rawOnce(srv, '/static/hello.txt', {
       'If-None-Match': `"${sha256(HELLO)}"`,
       'If-Modified-Since': earlier,
     });
@@ -371,9 +352,9 @@ describe('StaticFileHandler: conditional requests', () => {
     const srv = await start();
     const path = join(root, 'changing.txt');
     writeFileSync(path, 'version one');
-    const first = await raw(srv, '/static/changing.txt');
+    const first = await rawOnce(srv, '/static/changing.txt');
     writeFileSync(path, 'version two, longer');
-    const second = await raw(srv, '/static/changing.txt', {
+    const second = await rawOnce(srv, '/static/changing.txt', {
       'If-None-Match': first.header('etag') as string,
     });
     expect(second.status).toBe(200);
@@ -395,7 +376,7 @@ describe('StaticFileHandler: ranges', () => {
       ['bytes=-1000', 0, size - 1],
     ];
     for (const [range, start, end] of cases) {
-      const res = await raw(srv, '/static/hello.txt', { Range: range });
+      const res = await rawOnce(srv, '/static/hello.txt', { Range: range });
       expect(res.status, range).toBe(206);
       expect(res.header('content-range'), range).toBe(`bytes ${start}-${end}/${size}`);
       expect(res.header('content-length'), range).toBe(String(end - start + 1));
@@ -406,7 +387,7 @@ describe('StaticFileHandler: ranges', () => {
   it('serves a range of a streamed file', async () => {
     const srv = await start();
     const [from, to] = [100_000, 180_000];
-    const res = await raw(srv, '/static/medium.bin', { Range: `bytes=${from}-${to}` });
+    const res = await rawOnce(srv, '/static/medium.bin', { Range: `bytes=${from}-${to}` });
     expect(res.status).toBe(206);
     expect(res.header('content-range')).toBe(`bytes ${from}-${to}/${MEDIUM_BYTES}`);
     expect(res.body.equals(medium.subarray(from, to + 1))).toBe(true);
@@ -415,12 +396,12 @@ describe('StaticFileHandler: ranges', () => {
   it('answers an unsatisfiable range with 416 and Content-Range: bytes */size', async () => {
     const srv = await start();
     for (const range of [`bytes=${size}-`, `bytes=${size + 10}-${size + 20}`, 'bytes=-0']) {
-      const res = await raw(srv, '/static/hello.txt', { Range: range });
+      const res = await rawOnce(srv, '/static/hello.txt', { Range: range });
       expect(res.status, range).toBe(416);
       expect(res.header('content-range'), range).toBe(`bytes */${size}`);
       expect(res.text()).not.toContain('hello');
     }
-    const empty = await raw(srv, '/static/empty.txt', { Range: 'bytes=0-' });
+    const empty = await rawOnce(srv, '/static/empty.txt', { Range: 'bytes=0-' });
     expect(empty.status).toBe(416);
     expect(empty.header('content-range')).toBe('bytes */0');
   });
@@ -428,7 +409,7 @@ describe('StaticFileHandler: ranges', () => {
   it('sends the whole file for several ranges, other units and malformed ranges', async () => {
     const srv = await start();
     for (const range of ['bytes=0-1,3-4', 'items=0-4', 'bytes=5-2', 'bytes=abc', 'bytes=-']) {
-      const res = await raw(srv, '/static/hello.txt', { Range: range });
+      const res = await rawOnce(srv, '/static/hello.txt', { Range: range });
       expect(res.status, range).toBe(200);
       expect(res.header('content-range'), range).toBeUndefined();
       expect(res.text(), range).toBe(HELLO);
@@ -438,15 +419,18 @@ describe('StaticFileHandler: ranges', () => {
   it('honours If-Range: the range when the validator is current, the whole file otherwise', async () => {
     const srv = await start();
     const etag = `"${sha256(HELLO)}"`;
-    const current = await raw(srv, '/static/hello.txt', { Range: 'bytes=0-4', 'If-Range': etag });
+    const current = await rawOnce(srv, '/static/hello.txt', {
+      Range: 'bytes=0-4',
+      'If-Range': etag,
+    });
     expect(current.status).toBe(206);
-    const byDate = await raw(srv, '/static/hello.txt', {
+    const byDate = await rawOnce(srv, '/static/hello.txt', {
       Range: 'bytes=0-4',
       'If-Range': MTIME.toUTCString(),
     });
     expect(byDate.status).toBe(206);
     for (const validator of ['"old"', `W/${etag}`, 'Mon, 01 Jan 2001 00:00:00 GMT']) {
-      const stale = await raw(srv, '/static/hello.txt', {
+      const stale = await rawOnce(srv, '/static/hello.txt', {
         Range: 'bytes=0-4',
         'If-Range': validator,
       });
@@ -457,7 +441,7 @@ describe('StaticFileHandler: ranges', () => {
 
   it('a matching If-None-Match beats Range (304)', async () => {
     const srv = await start();
-    const res = await raw(srv, '/static/hello.txt', {
+    const res = await rawOnce(srv, '/static/hello.txt', {
       Range: 'bytes=0-4',
       'If-None-Match': `"${sha256(HELLO)}"`,
     });
@@ -466,7 +450,7 @@ describe('StaticFileHandler: ranges', () => {
 
   it('ignores Range on HEAD', async () => {
     const srv = await start();
-    const res = await raw(srv, '/static/hello.txt', { Range: 'bytes=0-4' }, 'HEAD');
+    const res = await rawOnce(srv, '/static/hello.txt', { Range: 'bytes=0-4' }, 'HEAD');
     expect(res.status).toBe(200);
     expect(res.header('content-length')).toBe(String(size));
   });
@@ -491,8 +475,7 @@ describe('StaticFileHandler: versioned URLs and staticUrl', () => {
     expect(app.staticUrl('docs/index.html')).toMatch(/^\/assets\/docs\/index\.html\?v=[\w-]{12}$/);
     expect(app.staticUrl('missing.css')).toBe('/assets/missing.css');
     expect(app.staticUrl('../secret/secret.txt')).not.toContain('?v=');
-    const srv = await serve(app);
-    servers.push(srv);
+    const srv = await serveForTest(app);
     await srv.fetch('/page');
     expect(fromHandler).toBe(`/assets/hello.txt?v=${version}`);
     const res = await srv.fetch(fromHandler);

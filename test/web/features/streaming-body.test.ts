@@ -3,9 +3,12 @@ import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { describe, expect, it } from 'vitest';
 import { HttpError, RequestHandler } from '../../../src/web/index.js';
-import { buildRequest, chunk, LAST_CHUNK, rawRequest } from '../raw-http.js';
-import { capturingLogger, deferred, RawClient, within } from '../socket-utils.js';
-import { problem, start } from './support.js';
+import { buildRequest, chunk, LAST_CHUNK, rawRequest } from '../../support/http.js';
+import { captureLogger } from '../../support/loggers.js';
+import { serveApp } from '../../support/servers.js';
+import { RawClient } from '../../support/socket.js';
+import { deferred, until, within } from '../../support/wait.js';
+import { problem } from './support.js';
 
 /** What the handlers saw, in order. */
 let events: string[] = [];
@@ -133,14 +136,14 @@ function reset(): void {
 describe('streaming request bodies', () => {
   it('runs prepare before the body is read, then dataReceived per chunk, then the verb', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.send(
       buildRequest('POST', '/upload', { 'Transfer-Encoding': 'chunked', Connection: 'close' }),
     );
     await within(prepared.promise, 5_000, 'prepare before any body was sent');
     client.send(chunk('one'));
-    await waitFor(() => events.length === 2, 'the first chunk');
+    await until(() => events.length === 2, 'the first chunk', { intervalMs: 5 });
     client.send(chunk('two'));
     client.send(LAST_CHUNK);
     const response = await client.readResponse();
@@ -151,14 +154,14 @@ describe('streaming request bodies', () => {
 
   it('runs the verb at once for a request without a body', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const res = await srv.fetch('/upload');
     expect(await res.text()).toBe('no body');
     expect(events.map((e) => e.split(' ')[0])).toEqual(['prepare', 'get']);
   });
 
   it('pauses the request while dataReceived is pending (back-pressure)', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.send(
       buildRequest('POST', '/slow', { 'Transfer-Encoding': 'chunked', Connection: 'close' }),
@@ -169,11 +172,15 @@ describe('streaming request bodies', () => {
     // More body reaches the server while the first chunk is still being handled: it must wait.
     client.send(chunk('second'));
     client.send(LAST_CHUNK);
-    await waitFor(() => request.readableLength >= 'second'.length, 'the second chunk to arrive');
+    await until(() => request.readableLength >= 'second'.length, 'the second chunk to arrive', {
+      intervalMs: 5,
+    });
     expect(request.isPaused()).toBe(true);
     expect(gate.calls).toBe(1);
     gate.pending?.resolve();
-    await waitFor(() => gate.calls === 2, 'the second chunk once the first was handled');
+    await until(() => gate.calls === 2, 'the second chunk once the first was handled', {
+      intervalMs: 5,
+    });
     gate.pending?.resolve();
     const response = await client.readResponse();
     expect(response.body.toString()).toBe('firstsecond');
@@ -181,11 +188,11 @@ describe('streaming request bodies', () => {
 
   it('stops when the client leaves mid-body: no verb, onConnectionClose runs', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const client = await RawClient.connect(srv.port);
     client.send(buildRequest('POST', '/upload', { 'Transfer-Encoding': 'chunked' }));
     client.send(chunk('part'));
-    await waitFor(() => events.length === 2, 'the first chunk');
+    await until(() => events.length === 2, 'the first chunk', { intervalMs: 5 });
     client.destroy();
     await within(uploadClosed.promise, 5_000, 'onConnectionClose');
     expect(events).toEqual(['prepare complete=false', 'data part', 'closed']);
@@ -193,7 +200,7 @@ describe('streaming request bodies', () => {
 
   it('answers 413 once the body passes the limit set in prepare, and stops reading', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const result = await rawRequest(srv.port, [
       buildRequest('POST', '/upload?limit=5', { 'Transfer-Encoding': 'chunked' }),
       chunk('abc'),
@@ -209,7 +216,7 @@ describe('streaming request bodies', () => {
 
   it('answers 413 for a Content-Length over the limit before reading anything', async () => {
     reset();
-    const srv = await start([...ROUTES], { maxBodyBytes: 4 });
+    const srv = await serveApp([...ROUTES], { maxBodyBytes: 4 });
     const res = await srv.fetch('/upload', { method: 'POST', body: 'too long' });
     expect(res.status).toBe(413);
     expect((await problem(res)).detail).toBe('request body larger than 4 bytes');
@@ -218,22 +225,22 @@ describe('streaming request bodies', () => {
 
   it('lets setMaxBodyBytes raise the limit above the application default', async () => {
     reset();
-    const srv = await start([...ROUTES], { maxBodyBytes: 4 });
+    const srv = await serveApp([...ROUTES], { maxBodyBytes: 4 });
     const res = await srv.fetch('/upload?limit=100', { method: 'POST', body: 'longer body' });
     expect(await res.json()).toEqual({ size: 11, body: 0 });
   });
 
   it('turns an error in dataReceived into the response, without running the verb', async () => {
     reset();
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const res = await srv.fetch('/failing', { method: 'POST', body: 'x' });
     expect(res.status).toBe(422);
     expect(events).toEqual([]);
   });
 
   it('answers 500 when a streaming class has no dataReceived', async () => {
-    const logger = capturingLogger();
-    const srv = await start([...ROUTES], { logger });
+    const logger = captureLogger();
+    const srv = await serveApp([...ROUTES], { logger });
     const res = await srv.fetch('/forgetful', { method: 'POST', body: 'x' });
     expect(res.status).toBe(500);
     const logged = logger.errors()[0]?.obj as { err?: Error } | undefined;
@@ -243,7 +250,7 @@ describe('streaming request bodies', () => {
   });
 
   it('can pipe a multipart upload through busboy as it arrives', async () => {
-    const srv = await start([...ROUTES]);
+    const srv = await serveApp([...ROUTES]);
     const form = new FormData();
     form.append('title', 'holiday');
     form.append('photo', new Blob([Buffer.alloc(100_000, 1)]), 'beach.jpg');
@@ -251,12 +258,3 @@ describe('streaming request bodies', () => {
     expect(await res.json()).toEqual(['title=holiday', 'photo:beach.jpg:100000']);
   });
 });
-
-/** Polls `condition` (for states no event announces), failing after 5 s. */
-async function waitFor(condition: () => boolean, label: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

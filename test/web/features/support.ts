@@ -1,30 +1,3 @@
-/** Shared set-up for the feature tests: applications on real sockets, closed after each test. */
-import { afterEach } from 'vitest';
-import {
-  Application,
-  type ApplicationSettings,
-  type RouteEntry,
-  serve,
-  type TestServer,
-} from '../../../src/web/index.js';
-import { silentLogger } from '../raw-http.js';
-
-const servers: TestServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-/** Serves `routes` on a free loopback port until the end of the test. */
-export async function start(
-  routes: readonly RouteEntry[],
-  settings: ApplicationSettings = {},
-): Promise<TestServer> {
-  const srv = await serve(new Application(routes, { logger: silentLogger, ...settings }));
-  servers.push(srv);
-  return srv;
-}
-
 /** The problem details of an error response (asserting its media type). */
 export async function problem(res: Response): Promise<Record<string, unknown>> {
   if (res.headers.get('content-type') !== 'application/problem+json') {

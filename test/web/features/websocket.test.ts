@@ -8,19 +8,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { ServiceMetrics } from '../../../src/service/metrics.js';
 import {
-  Application,
   type ApplicationSettings,
   DEFAULT_MAX_MESSAGE_SIZE,
   HttpError,
   RequestAborted,
   RequestHandler,
   type RouteEntry,
-  serve,
-  type TestServer,
   WebSocketClosedError,
   WebSocketHandler,
 } from '../../../src/web/index.js';
-import { capturingLogger, deferred, within } from '../socket-utils.js';
+import { type Served, serveRoutes } from '../../support/servers.js';
+import { deferred, track, within } from '../../support/wait.js';
 import {
   CLOSE,
   clientFrame,
@@ -29,37 +27,21 @@ import {
   TEXT,
   TestSocket,
   upgradeRequest,
-} from './ws-client.js';
+} from '../../support/websocket.js';
 
 type Deferred<T = void> = ReturnType<typeof deferred<T>>;
 
-const servers: TestServer[] = [];
 const clients: TestSocket[] = [];
 const raws: RawSocketClient[] = [];
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.ws.terminate();
   for (const raw of raws.splice(0)) raw.raw.destroy();
-  await Promise.all(servers.splice(0).map((s) => s.close(2_000)));
 });
 
-interface Started {
-  readonly srv: TestServer;
-  readonly app: Application;
-  readonly logger: ReturnType<typeof capturingLogger>;
-  /** `ws://127.0.0.1:PORT` + path. */
-  url(path: string): string;
-}
-
-async function start(
-  routes: readonly RouteEntry[],
-  settings: ApplicationSettings = {},
-): Promise<Started> {
-  const logger = capturingLogger();
-  const app = new Application(routes, { logger, ...settings });
-  const srv = await serve(app);
-  servers.push(srv);
-  return { srv, app, logger, url: (path) => `ws://127.0.0.1:${srv.port}${path}` };
+/** Serves `routes` until the end of the test; open sockets get 2 s to close. */
+function start(routes: readonly RouteEntry[], settings: ApplicationSettings = {}): Promise<Served> {
+  return serveRoutes(routes, settings, { closeTimeoutMs: 2_000 });
 }
 
 async function open(
@@ -96,20 +78,6 @@ async function rawClient(port: number): Promise<RawSocketClient> {
 /** Lets a few turns of the event loop (I/O included) pass: no timer, no guessing at durations. */
 async function turns(n = 3): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-/** Whether a promise has settled, after pending microtasks. */
-function tracked<T>(promise: Promise<T>): { promise: Promise<T>; readonly settled: boolean } {
-  const state = { promise, settled: false };
-  promise.then(
-    () => {
-      state.settled = true;
-    },
-    () => {
-      state.settled = true;
-    },
-  );
-  return state;
 }
 
 /** Route options shared by the recording handlers below. */
@@ -769,7 +737,7 @@ describe('WebSocketHandler: observers, metrics, shutdown', () => {
     const { srv } = await start([['/ws', Recorder, probe()]]);
     const polite = await rawClient(srv.port);
     expect(await polite.handshake('/ws')).toBe(101);
-    const closing = tracked(srv.server.close(10_000));
+    const closing = track(srv.server.close(10_000));
     const frame = await polite.nextFrame();
     expect(frame.opcode).toBe(CLOSE);
     expect(frame.payload.readUInt16BE(0)).toBe(1001);

@@ -3,8 +3,10 @@ import {
   type ApplicationSettings,
   RequestHandler,
   type RouteEntry,
+  type TestServer,
 } from '../../../src/web/index.js';
-import { problem, setCookies, start } from './support.js';
+import { serveApp } from '../../support/servers.js';
+import { problem, setCookies } from './support.js';
 
 let prepared = 0;
 
@@ -59,7 +61,7 @@ const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' };
 
 /** GETs the form page: the `_xsrf` cookie it set (or was sent) and the token in the page. */
 async function page(
-  srv: Awaited<ReturnType<typeof start>>,
+  srv: TestServer,
   cookie?: string,
 ): Promise<{ cookie: string; token: string; html: string }> {
   const res = await srv.fetch('/', cookie ? { headers: { Cookie: `_xsrf=${cookie}` } } : {});
@@ -70,7 +72,7 @@ async function page(
 
 describe('XSRF protection', () => {
   it('sets the _xsrf cookie and puts the token in a hidden form field', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const res = await srv.fetch('/');
     const cookieHeader = res.headers.getSetCookie()[0] as string;
     expect(cookieHeader).toMatch(/^_xsrf=2\|[0-9a-f]{32}\|[0-9a-f]{32}\|\d+; Path=\/$/);
@@ -81,7 +83,7 @@ describe('XSRF protection', () => {
   });
 
   it('masks the token differently on every page, keeping the cookie', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const first = await page(srv);
     const second = await srv.fetch('/', { headers: { Cookie: `_xsrf=${first.cookie}` } });
     expect(second.headers.getSetCookie()).toEqual([]); // a valid cookie is kept
@@ -99,7 +101,7 @@ describe('XSRF protection', () => {
   });
 
   it('accepts the token from the X-XSRFToken or X-CSRFToken header (JSON bodies too)', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const { cookie, token } = await page(srv);
     for (const header of ['X-XSRFToken', 'X-CSRFToken']) {
       const res = await srv.fetch('/', {
@@ -118,7 +120,7 @@ describe('XSRF protection', () => {
   });
 
   it('accepts the token from a multipart form field', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const { cookie, token } = await page(srv);
     const form = new FormData();
     form.append('_xsrf', token);
@@ -132,7 +134,7 @@ describe('XSRF protection', () => {
   });
 
   it('refuses with 403 a POST without a token, before prepare', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const { cookie } = await page(srv);
     const before = prepared;
     const res = await srv.fetch('/', {
@@ -146,7 +148,7 @@ describe('XSRF protection', () => {
   });
 
   it('refuses a token that does not match the cookie', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const mine = await page(srv);
     const theirs = await page(srv);
     const res = await srv.fetch('/', {
@@ -159,7 +161,7 @@ describe('XSRF protection', () => {
   });
 
   it('refuses a token without a cookie, and malformed tokens or cookies', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const { cookie, token } = await page(srv);
     const attempts: [string | undefined, string][] = [
       [undefined, token],
@@ -180,7 +182,7 @@ describe('XSRF protection', () => {
   });
 
   it('checks a streaming handler before its body, from the header only', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const { cookie, token } = await page(srv);
     const withHeader = await srv.fetch('/upload', {
       method: 'POST',
@@ -197,7 +199,7 @@ describe('XSRF protection', () => {
   });
 
   it('does not take the token from the query string', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const { cookie, token } = await page(srv);
     const res = await srv.fetch(`/?_xsrf=${encodeURIComponent(token)}`, {
       method: 'POST',
@@ -208,7 +210,7 @@ describe('XSRF protection', () => {
   });
 
   it('never checks GET, HEAD or OPTIONS', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     for (const method of ['GET', 'HEAD', 'OPTIONS']) {
       const res = await srv.fetch('/', { method });
       expect(res.status).toBeLessThan(300);
@@ -216,13 +218,13 @@ describe('XSRF protection', () => {
   });
 
   it('lets a handler opt out by overriding checkXsrfCookie', async () => {
-    const srv = await start(ROUTES, ON);
+    const srv = await serveApp(ROUTES, ON);
     const res = await srv.fetch('/api', { method: 'POST', headers: FORM, body: 'name=b' });
     expect(await res.json()).toEqual({ ok: true, name: 'b' });
   });
 
   it('checks nothing when the setting is off, unless a handler opts in', async () => {
-    const srv = await start(ROUTES);
+    const srv = await serveApp(ROUTES);
     const open = await srv.fetch('/', { method: 'POST', headers: FORM, body: 'name=c' });
     expect(open.status).toBe(200);
     expect(open.headers.getSetCookie()).toEqual([]);
@@ -231,7 +233,7 @@ describe('XSRF protection', () => {
   });
 
   it('uses the xsrfCookieOptions setting for the cookie', async () => {
-    const srv = await start(ROUTES, {
+    const srv = await serveApp(ROUTES, {
       ...ON,
       xsrfCookieOptions: { secure: true, sameSite: 'Strict', maxAge: 3600 },
     });

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import { deferred, RawClient, within } from '../socket-utils.js';
+import { RawClient } from './socket.js';
+import { deferred, within } from './wait.js';
 
 /** How a connection ended, as the client saw it. */
 export interface Closed {

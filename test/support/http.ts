@@ -1,9 +1,9 @@
 /**
- * Raw HTTP/1.1 over `node:net` for tests where framing matters (HEAD bodies, chunked encoding,
- * connection closes, requests whose body is never sent), plus loggers for test applications.
+ * Raw HTTP/1.1 for tests where framing matters (HEAD bodies, chunked encoding, connection closes,
+ * requests whose body is never sent): the one response parser of the tests, request builders, and
+ * one-shot exchanges over `node:net`. A keep-alive client is `RawClient` (`socket.ts`).
  */
 import { connect } from 'node:net';
-import type { Logger } from '../../src/web/index.js';
 
 /** What came back on one connection. */
 export interface Exchange {
@@ -79,6 +79,8 @@ export interface RawResponse {
   readonly reason: string;
   /** Header names in lower case; repeated headers in order. */
   readonly headerList: readonly (readonly [string, string])[];
+  /** Header names in lower case; repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
   /** Every byte after the blank line that ends the head (whatever its framing). */
   readonly afterHead: Buffer;
   /** The body: de-chunked when chunked, else `Content-Length` bytes (or everything, without one). */
@@ -91,8 +93,6 @@ export interface RawResponse {
   readonly rest: Buffer;
   /** The value of a header (repeated values joined with `, `), or `undefined`. */
   header(name: string): string | undefined;
-  /** Every value of a header. */
-  headers(name: string): string[];
   /** The body as UTF-8 text. */
   text(): string;
 }
@@ -101,6 +101,14 @@ export interface RawResponse {
 export interface ParseOptions {
   /** The request was HEAD (or the status forbids a body): nothing after the head is body. */
   bodiless?: boolean;
+}
+
+/** Options of {@link takeResponse}. */
+export interface TakeOptions {
+  /** The request's method (`HEAD`: no body follows the head). */
+  readonly method?: string;
+  /** The server ended the stream: a body without framing ends here. */
+  readonly ended?: boolean;
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -120,12 +128,11 @@ export function parseResponse(data: Buffer, options: ParseOptions = {}): RawResp
     if (colon <= 0) throw new Error(`bad header line ${JSON.stringify(line)}`);
     headerList.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
   }
-  const headers = (name: string): string[] =>
-    headerList.filter(([n]) => n === name.toLowerCase()).map(([, v]) => v);
-  const header = (name: string): string | undefined => {
-    const values = headers(name);
-    return values.length === 0 ? undefined : values.join(', ');
-  };
+  const headers: Record<string, string> = {};
+  for (const [name, value] of headerList) {
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  const header = (name: string): string | undefined => headers[name.toLowerCase()];
   const status = Number(statusLine[2]);
   const afterHead = data.subarray(headEnd + 4);
   const chunked = /\bchunked\b/i.test(header('transfer-encoding') ?? '');
@@ -194,6 +201,21 @@ export function decodeChunked(data: Buffer): { body: Buffer; complete: boolean; 
   return { body: Buffer.concat(parts), complete: false, rest: Buffer.alloc(0) };
 }
 
+/**
+ * The first response in `data` once it is all there, and the bytes after it; `null` while more
+ * bytes are needed (a body without framing is complete only when the server `ended`).
+ */
+export function takeResponse(
+  data: Buffer,
+  options: TakeOptions = {},
+): { response: RawResponse; rest: Buffer } | null {
+  if (data.indexOf(CRLFCRLF) < 0) return null;
+  const response = parseResponse(data, { bodiless: options.method === 'HEAD' });
+  const unframed = !response.chunked && response.header('content-length') === undefined;
+  if (!response.complete && !(unframed && options.ended === true)) return null;
+  return { response, rest: response.rest };
+}
+
 /** Whether `data` holds at least one complete response (for {@link ExchangeOptions.until}). */
 export function hasCompleteResponse(data: Buffer, options: ParseOptions = {}): boolean {
   if (data.indexOf(CRLFCRLF) < 0) return false;
@@ -245,37 +267,20 @@ export async function rawRequest(
   return { ...result, response: parseResponse(result.data, options) };
 }
 
-/** A logger that drops everything. */
-export const silentLogger: Logger = {
-  error() {},
-  warn() {},
-  info() {},
-  debug() {},
-};
-
-/** One captured log call. */
-export interface LogEntry {
-  readonly level: 'error' | 'warn' | 'info' | 'debug';
-  readonly obj: Record<string, unknown>;
-  readonly msg: string | undefined;
-}
-
-/** A logger that records every call (children add their bindings to each entry). */
-export function captureLogger(): Logger & { readonly entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at =
-      (level: LogEntry['level']) =>
-      (obj: object, msg?: string): void => {
-        entries.push({ level, obj: { ...bindings, ...obj }, msg });
-      };
-    return {
-      error: at('error'),
-      warn: at('warn'),
-      info: at('info'),
-      debug: at('debug'),
-      child: (more) => make({ ...bindings, ...more }),
-    };
-  };
-  return Object.assign(make({}), { entries });
+/**
+ * One request without a body to `server` on its own connection (`Connection: close`, plus
+ * `headers`), parsed; a HEAD response is read as bodiless.
+ */
+export async function rawOnce(
+  server: { readonly port: number },
+  path: string,
+  headers: Readonly<Record<string, string>> = {},
+  method = 'GET',
+): Promise<RawResponse> {
+  const { response } = await rawRequest(
+    server.port,
+    buildRequest(method, path, { Connection: 'close', ...headers }),
+    { bodiless: method === 'HEAD' },
+  );
+  return response;
 }
