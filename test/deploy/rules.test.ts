@@ -4,23 +4,16 @@
  * (test/deploy/alerts.promtool.yaml: each alert fires when it should and not on its near misses).
  */
 import { spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { has, programPath } from '../support/programs.js';
 
 const COMPONENT = new URL('../../k8s/components/prometheus-rules/', import.meta.url);
 const TESTS = new URL('./alerts.promtool.yaml', import.meta.url);
-const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
 
 const rule = YAML.parse(readFileSync(new URL('prometheusrule.yaml', COMPONENT), 'utf8'));
 const alerts: { alert: string; expr: string; for?: string }[] = rule.spec.groups.flatMap(
@@ -60,13 +53,13 @@ describe('the PrometheusRule', () => {
   });
 });
 
-describe.skipIf(!existsSync(PROMTOOL) && !process.env.CI)('promtool', () => {
+describe.runIf(has('promtool'))('promtool', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tornode-rules-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, 'rules.yaml'), YAML.stringify({ groups: rule.spec.groups }));
   copyFileSync(TESTS, path.join(dir, 'tests.yaml'));
   const promtool = (...args: string[]) =>
-    spawnSync(PROMTOOL, args, { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    spawnSync(programPath('promtool'), args, { cwd: dir, encoding: 'utf8', timeout: 30_000 });
 
   it('check rules: no complaints', () => {
     const result = promtool('check', 'rules', 'rules.yaml');

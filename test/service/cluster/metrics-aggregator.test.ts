@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { MetricsSnapshot } from '../../../src/service/cluster/messages.js';
 import { MetricsAggregator } from '../../../src/service/cluster/metrics-aggregator.js';
 import { ServiceMetrics } from '../../../src/service/metrics.js';
-import { homeCount, promtoolCheck, sampleValue } from '../../cluster/exposition.js';
+import { homeCount, promtoolCheck, sampleValue } from '../../support/metrics.js';
+import { has } from '../../support/programs.js';
 
 /** What one worker's registry holds in these tests: a counter, a histogram and a gauge. */
 class FakeWorker {
@@ -212,31 +213,37 @@ describe('MetricsAggregator', () => {
     expect(await failures()).toBe(3);
   });
 
-  it("renders the service's real registries into an exposition promtool accepts", async () => {
-    const one = new ServiceMetrics();
-    const two = new ServiceMetrics();
-    const labels = { method: 'GET', route: '/', status_code: '200' };
-    for (let i = 0; i < 3; i++) one.httpDuration.observe(labels, 0.002);
-    for (let i = 0; i < 4; i++) two.httpDuration.observe(labels, 0.02);
-    two.httpDuration.observe({ method: 'POST', route: '/chat/messages', status_code: '201' }, 0.01);
-    const gone = new ServiceMetrics();
-    gone.httpDuration.observe(labels, 0.3);
-    const aggregator = new MetricsAggregator();
-    aggregator.retire(9, await overIpc(gone.registry));
-    aggregator.recordFailures(1);
-    const text = await aggregator.render(
-      [await overIpc(one.registry), await overIpc(two.registry)],
-      2,
-    );
-    expect(homeCount(text)).toBe(8);
-    expect(sampleValue(text, 'cluster_workers')).toBe(2);
-    expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
-    const check = promtoolCheck(text);
-    expect(check.output).toBe('');
-    expect(check.status).toBe(0);
-    // The check is not vacuous: promtool does complain about a gauge named like a counter.
-    const bad = promtoolCheck('# HELP x_total A gauge.\n# TYPE x_total gauge\nx_total 1\n');
-    expect(bad.status).not.toBe(0);
-    expect(bad.output).toMatch(/x_total/);
-  });
+  it.runIf(has('promtool'))(
+    "renders the service's real registries into an exposition promtool accepts",
+    async () => {
+      const one = new ServiceMetrics();
+      const two = new ServiceMetrics();
+      const labels = { method: 'GET', route: '/', status_code: '200' };
+      for (let i = 0; i < 3; i++) one.httpDuration.observe(labels, 0.002);
+      for (let i = 0; i < 4; i++) two.httpDuration.observe(labels, 0.02);
+      two.httpDuration.observe(
+        { method: 'POST', route: '/chat/messages', status_code: '201' },
+        0.01,
+      );
+      const gone = new ServiceMetrics();
+      gone.httpDuration.observe(labels, 0.3);
+      const aggregator = new MetricsAggregator();
+      aggregator.retire(9, await overIpc(gone.registry));
+      aggregator.recordFailures(1);
+      const text = await aggregator.render(
+        [await overIpc(one.registry), await overIpc(two.registry)],
+        2,
+      );
+      expect(homeCount(text)).toBe(8);
+      expect(sampleValue(text, 'cluster_workers')).toBe(2);
+      expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+      const check = promtoolCheck(text);
+      expect(check.output).toBe('');
+      expect(check.status).toBe(0);
+      // The check is not vacuous: promtool does complain about a gauge named like a counter.
+      const bad = promtoolCheck('# HELP x_total A gauge.\n# TYPE x_total gauge\nx_total 1\n');
+      expect(bad.status).not.toBe(0);
+      expect(bad.output).toMatch(/x_total/);
+    },
+  );
 });
