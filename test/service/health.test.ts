@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CHECK_TIMEOUT_MS, Health } from '../../src/service/health.js';
+import { deferred } from '../support/wait.js';
 
 function started(): Health {
   const health = new Health();
   health.markStarted();
   return health;
-}
-
-/** A promise with its settle functions. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 describe('Health state', () => {

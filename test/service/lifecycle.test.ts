@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Health } from '../../src/service/health.js';
 import { Lifecycle, type LifecycleState } from '../../src/service/lifecycle.js';
 import { Application, HttpServer, RequestHandler } from '../../src/web/index.js';
+import { tryConnect } from '../support/socket.js';
+import { deferred, within } from '../support/wait.js';
 
 interface Line {
   level: number;
@@ -17,23 +19,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Rejects if `promise` has not settled within `ms` (a failure guard, not a sleep). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
-}
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
 
 /**
  * A Lifecycle over a pino logger that writes into `lines` (each tagged with the lifecycle state at
@@ -129,17 +114,6 @@ async function idleKeepAlive(port: number) {
   await within(answered, 5_000, 'the first response');
   cleanups.push(() => socket.destroy());
   return { closed, received: () => received };
-}
-
-function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('error', (error: Error & { code?: string }) => resolve(error.code ?? 'error'));
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-  });
 }
 
 /** Consecutive duplicates removed. */
