@@ -65,8 +65,8 @@ export class ClusterChatRoom implements ChatStore {
     return this.local.latest(count);
   }
 
-  since(after: number): ChatMessage[] {
-    return this.local.since(after);
+  since(after: number, limit?: number): ChatMessage[] {
+    return this.local.since(after, limit);
   }
 
   /** Every message posted on any worker reaches this worker's subscribers (by broadcast). */
