@@ -9,6 +9,13 @@ export type ReadinessCheck = (signal: AbortSignal) => unknown;
 export interface CheckOptions {
   /** Longest a run may take before it counts as failed; keep it under the probe's timeout. */
   readonly timeoutMs?: number;
+  /**
+   * `false`: the check is shown by `/readyz?verbose` but its failure does not make the service
+   * unready. For a dependency shared by every instance (a broker, a cache): failing readiness on
+   * every pod at once would take the whole Service out, routes that do not need it included.
+   * Default `true`.
+   */
+  readonly critical?: boolean;
 }
 
 /** One check's outcome, as `?verbose` shows it. */
@@ -17,6 +24,8 @@ export interface CheckResult {
   readonly ok: boolean;
   readonly durationMs: number;
   readonly error?: string;
+  /** Present (`false`) for a check registered with `critical: false`. */
+  readonly critical?: false;
 }
 
 /** The readiness verdict. */
@@ -31,6 +40,7 @@ interface RegisteredCheck {
   readonly name: string;
   readonly fn: ReadinessCheck;
   readonly timeoutMs: number;
+  readonly critical: boolean;
   /** The run in progress: concurrent probes share it instead of starting their own. */
   running: Promise<CheckResult> | null;
 }
@@ -70,14 +80,15 @@ export class Health {
 
   /**
    * Registers a named readiness check. It runs on each readiness probe (concurrent probes share
-   * one run) and fails if it throws, rejects, returns `false` or outlasts `timeoutMs`.
+   * one run) and fails if it throws, rejects, returns `false` or outlasts `timeoutMs`; a failing
+   * check makes the service unready unless it was registered with `critical: false`.
    */
   addReadinessCheck(name: string, fn: ReadinessCheck, options: CheckOptions = {}): void {
     if (this.checks.some((c) => c.name === name)) {
       throw new Error(`duplicate readiness check ${JSON.stringify(name)}`);
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
-    this.checks.push({ name, fn, timeoutMs, running: null });
+    this.checks.push({ name, fn, timeoutMs, critical: options.critical ?? true, running: null });
   }
 
   /** Runs every check (in parallel) and gives the verdict. */
@@ -85,7 +96,7 @@ export class Health {
     if (this.isShuttingDown) return { ok: false, reason: 'shutting down', checks: [] };
     if (!this.isStarted) return { ok: false, reason: 'starting', checks: [] };
     const checks = await Promise.all(this.checks.map((check) => this.run(check)));
-    return { ok: checks.every((c) => c.ok), checks };
+    return { ok: checks.every((c) => c.ok || c.critical === false), checks };
   }
 
   private run(check: RegisteredCheck): Promise<CheckResult> {
@@ -97,6 +108,11 @@ export class Health {
 }
 
 async function runCheck(check: RegisteredCheck): Promise<CheckResult> {
+  const result = await runOnce(check);
+  return check.critical ? result : { ...result, critical: false };
+}
+
+async function runOnce(check: RegisteredCheck): Promise<CheckResult> {
   const start = performance.now();
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
