@@ -191,6 +191,7 @@ export class ChatRoom {
     const previous = this.lastId;
     this.history.splice(0, this.history.length, ...kept);
     this.nextId = last.id + 1;
+    if (last.id === previous) return; // nothing new: waiting polls keep waiting
     this.wakeAll();
     this.tell(kept.filter((m) => m.id > previous));
   }

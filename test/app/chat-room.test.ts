@@ -74,6 +74,18 @@ describe('ChatRoom: history', () => {
     expect(room.since(0)).toHaveLength(250);
   });
 
+  it('load() of a history with nothing new leaves waiting polls waiting', () => {
+    const room = roomWith(3);
+    const answers: unknown[] = [];
+    room.hold(3, 10_000, (batch) => answers.push(batch));
+    room.load(room.since(0));
+    expect(answers).toEqual([]);
+    expect(room.waiting).toBe(1);
+    room.load([...room.since(0), { id: 4, text: 'new', at: new Date(0).toISOString() }]);
+    expect(answers).toHaveLength(1);
+    expect(room.waiting).toBe(0);
+  });
+
   it('restart() takes an older history: waiters and since() follow it', () => {
     const room = roomWith(5);
     const answers: number[][] = [];
