@@ -97,6 +97,36 @@ describe.skipIf(skip)('the Redis chat when Redis goes away and comes back', () =
     expect(metrics).toMatch(/^chat_redis_reconnects_total\{connection="subscriber"\} [1-9]/m);
   });
 
+  it('while Redis hangs (SIGSTOP) a post gets 503 after the command timeout, not a hang', async () => {
+    const redis = await redisServer();
+    const service = await startService({ ...env(redis.url), WORKERS: '1' }, 20_000);
+    const before = await post(service.port, 'before the freeze');
+    redis.pause();
+    try {
+      const refused = await send(service.port, '/chat/messages', { json: { text: 'frozen' } });
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('2');
+      expect(refused.ms).toBeGreaterThan(500);
+      expect(refused.ms).toBeLessThan(2_500);
+      expect((await send(service.port, '/livez')).status).toBe(200);
+      expect(messagesOf(await send(service.port, '/chat/messages'))).toContainEqual(before);
+    } finally {
+      redis.resume();
+    }
+    // Whether the refused post ran late or not, posting works again on the same connection.
+    const after = await post(service.port, 'after the freeze');
+    expect(after.id).toBeGreaterThan(before.id);
+  });
+
+  it('SIGTERM while Redis is unreachable still exits 0', async () => {
+    const service = await startService(
+      { ...env(`redis://127.0.0.1:${await freePort()}`), WORKERS: '1' },
+      20_000,
+    );
+    service.signal('SIGTERM');
+    expect(await service.waitForExit(15_000)).toEqual({ code: 0, signal: null });
+  });
+
   it('starts without Redis, serves everything else, and joins the chat when Redis appears', async () => {
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;

@@ -127,10 +127,21 @@ export class RedisServer {
     return (await this.cli('KEYS', pattern)).split('\n').filter((key) => key !== '');
   }
 
+  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void {
+    if (this.running) this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void {
+    if (this.running) this.child?.kill('SIGCONT');
+  }
+
   /** Stops the process (SIGTERM: Redis flushes its append-only file) and waits for its exit. */
   async stop(): Promise<void> {
     const child = this.child;
     if (child === null || !this.running) return;
+    child.kill('SIGCONT');
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
