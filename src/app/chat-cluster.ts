@@ -4,7 +4,8 @@
  * A message posted to any worker reaches the polls and sockets on every worker, and every worker
  * shows the same history.
  *
- * The state lives in one pod: across pods the primary's part would be a shared broker.
+ * The state lives in one pod: across pods, `REDIS_URL` replaces it with the Redis chat
+ * (`chat-redis.ts`), where each worker talks to Redis itself.
  */
 import type { Primary } from '../service/cluster/primary.js';
 import type { WorkerChannel } from '../service/cluster/worker-channel.js';

@@ -12,7 +12,10 @@ export interface ChatMessage {
   readonly at: string;
 }
 
-/** What the chat handlers need: the local {@link ChatRoom}, or a room shared by cluster workers. */
+/**
+ * What the chat handlers need: the local {@link ChatRoom}, a room shared by cluster workers
+ * (`chat-cluster.ts`), or one shared by every instance through Redis (`chat-redis.ts`).
+ */
 export interface ChatStore {
   /** Posts a message; resolves with it as stored (with its id). */
   publish(text: string): ChatMessage | Promise<ChatMessage>;
