@@ -2,15 +2,23 @@
  * The container's entry point: read the configuration, then run the example service in one process
  * (`WORKERS=1`) or as a cluster primary and its workers. Replace `exampleRoutes` and the chat with
  * your own routes.
+ *
+ * The chat lives in the process (several workers: numbered by the primary and relayed to every
+ * worker) unless `REDIS_URL` is set; then every worker talks to Redis itself, and the Redis client
+ * is loaded only then.
  */
 import cluster from 'node:cluster';
 import { exampleRoutes } from './app/app.js';
 import { ClusterChatRoom, serveChatFromPrimary } from './app/chat-cluster.js';
 import { ChatRoom } from './app/chat-room.js';
-import { Primary } from './service/cluster/primary.js';
-import { resolveWorkerCount, workerHeapLimitMiB } from './service/cluster/resources.js';
-import { announceReady, attachToPrimary } from './service/cluster/worker.js';
-import { WorkerChannel } from './service/cluster/worker-channel.js';
+import {
+  announceReady,
+  attachToPrimary,
+  Primary,
+  resolveWorkerCount,
+  WorkerChannel,
+  workerHeapLimitMiB,
+} from './service/cluster/index.js';
 import { type Config, ConfigError, loadConfig } from './service/config.js';
 import { createLogger, flushLogs } from './service/logging.js';
 import { packageInfo, Service } from './service/service.js';
@@ -49,6 +57,37 @@ function runSingle(config: Readonly<Config>): void {
   );
 }
 
+/** One process or one worker with the chat in Redis: waits (bounded) for the history first. */
+async function runWithRedis(config: Readonly<Config>, redisUrl: string): Promise<void> {
+  const [{ RedisChatStore }, { attachRedisChat }] = await Promise.all([
+    import('./app/chat-redis.js'),
+    import('./app/chat-redis-service.js'),
+  ]);
+  const store = new RedisChatStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix });
+  const worker = cluster.isPrimary ? undefined : new WorkerChannel();
+  const service = new Service({
+    config,
+    routes: exampleRoutes(store),
+    settings: EXAMPLE_SETTINGS,
+    ...(worker === undefined ? {} : { logBase: { workerId: cluster.worker?.id } }),
+  });
+  attachRedisChat(service, store, redisUrl);
+  if (worker !== undefined) attachToPrimary(service, worker);
+  // Unreachable Redis does not keep the service from starting: it serves everything else, posting
+  // answers 503, and the chat catches up once Redis is back.
+  if (!(await store.start())) {
+    service.logger.warn('redis not reachable at start-up; starting anyway, the chat will catch up');
+  }
+  startOrExit(service, worker);
+}
+
+function runWithRedisOrExit(config: Readonly<Config>, redisUrl: string): void {
+  runWithRedis(config, redisUrl).catch((error: unknown) => {
+    process.stderr.write(`start-up failed: ${String(error)}\n`);
+    process.exit(1);
+  });
+}
+
 function runPrimary(config: Readonly<Config>, count: number, reason: string): void {
   const logger = createLogger({
     level: config.logLevel,
@@ -65,7 +104,7 @@ function runPrimary(config: Readonly<Config>, count: number, reason: string): vo
     workerExecArgv: heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`],
     workerShutdownMs: config.shutdownDelayMs + config.shutdownTimeoutMs,
   });
-  serveChatFromPrimary(primary);
+  if (config.redisUrl === undefined) serveChatFromPrimary(primary);
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception in the primary; shutting down');
     primary.shutdown('uncaughtException', 1);
@@ -95,8 +134,11 @@ function runWorker(config: Readonly<Config>): void {
 const config = configOrExit();
 if (cluster.isPrimary) {
   const { count, reason } = resolveWorkerCount(config.workers);
-  if (count === 1) runSingle(config);
-  else runPrimary(config, count, reason);
-} else {
+  if (count > 1) runPrimary(config, count, reason);
+  else if (config.redisUrl === undefined) runSingle(config);
+  else runWithRedisOrExit(config, config.redisUrl);
+} else if (config.redisUrl === undefined) {
   runWorker(config);
+} else {
+  runWithRedisOrExit(config, config.redisUrl);
 }

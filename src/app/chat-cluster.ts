@@ -4,10 +4,10 @@
  * A message posted to any worker reaches the polls and sockets on every worker, and every worker
  * shows the same history.
  *
- * The state lives in one pod: across pods the primary's part would be a shared broker.
+ * The state lives in one pod: across pods, `REDIS_URL` replaces it with the Redis chat
+ * (`chat-redis.ts`), where each worker talks to Redis itself.
  */
-import type { Primary } from '../service/cluster/primary.js';
-import type { WorkerChannel } from '../service/cluster/worker-channel.js';
+import type { Primary, WorkerChannel } from '../service/cluster/index.js';
 import { MAX_TEXT_LENGTH } from './chat-handlers.js';
 import {
   type ChatBatch,
@@ -65,8 +65,8 @@ export class ClusterChatRoom implements ChatStore {
     return this.local.latest(count);
   }
 
-  since(after: number): ChatMessage[] {
-    return this.local.since(after);
+  since(after: number, limit?: number): ChatMessage[] {
+    return this.local.since(after, limit);
   }
 
   /** Every message posted on any worker reaches this worker's subscribers (by broadcast). */

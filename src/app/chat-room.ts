@@ -1,3 +1,9 @@
+/**
+ * Most messages one answer carries (oldest first): a client further behind asks again with the
+ * last id it got.
+ */
+export const MAX_BATCH = 100;
+
 /** One chat message as the API shows it. */
 export interface ChatMessage {
   readonly id: number;
@@ -6,13 +12,21 @@ export interface ChatMessage {
   readonly at: string;
 }
 
-/** What the chat handlers need: the local {@link ChatRoom}, or a room shared by cluster workers. */
+/**
+ * What the chat handlers need: the local {@link ChatRoom}, a room shared by cluster workers
+ * (`chat-cluster.ts`), or one shared by every instance through Redis (`chat-redis.ts`).
+ */
 export interface ChatStore {
   /** Posts a message; resolves with it as stored (with its id). */
   publish(text: string): ChatMessage | Promise<ChatMessage>;
   latest(count?: number): ChatMessage[];
-  /** The messages newer than `after`, oldest first (the whole history when `after` is beyond it). */
-  since(after: number): ChatMessage[];
+  /**
+   * The first `limit` messages newer than `after`, oldest first (default: all of them). An `after`
+   * beyond the newest id (a client of an earlier incarnation of the chat) gets the newest
+   * {@link MAX_BATCH} at most, so it can start over.
+   */
+  since(after: number, limit?: number): ChatMessage[];
+  /** Resolves with at most {@link MAX_BATCH} messages newer than `after` (see {@link hold}). */
   wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null>;
   /**
    * The same as {@link wait} for one callback: `done` is called once, synchronously when there
@@ -159,6 +173,19 @@ export class ChatRoom {
     this.tell([message]);
   }
 
+  /**
+   * Replaces the history with one that may be older than this one (the shared store was emptied
+   * and numbers from 1 again): waiting polls get the newest messages, as a client of an earlier
+   * incarnation does.
+   */
+  restart(messages: readonly ChatMessage[]): void {
+    const kept = messages.slice(-this.capacity);
+    const last = kept[kept.length - 1];
+    this.history.splice(0, this.history.length, ...kept);
+    this.nextId = (last?.id ?? 0) + 1;
+    this.wakeAll();
+  }
+
   /** Replaces the history (a new cluster worker catching up), answering polls it satisfies. */
   load(messages: readonly ChatMessage[]): void {
     const kept = messages.slice(-this.capacity);
@@ -167,19 +194,22 @@ export class ChatRoom {
     const previous = this.lastId;
     this.history.splice(0, this.history.length, ...kept);
     this.nextId = last.id + 1;
+    if (last.id === previous) return; // nothing new: waiting polls keep waiting
     this.wakeAll();
     this.tell(kept.filter((m) => m.id > previous));
   }
 
   /**
-   * The messages newer than `after`, oldest first. An `after` beyond the newest id (a client that
-   * saw an earlier incarnation of the room) gets the whole history, so it can start over.
+   * The first `limit` messages newer than `after`, oldest first. An `after` beyond the newest id (a
+   * client that saw an earlier incarnation of the room) gets the newest {@link MAX_BATCH} at most,
+   * so it can start over.
    */
-  since(after: number): ChatMessage[] {
-    if (after > this.lastId) return this.history.slice();
+  since(after: number, limit = Number.POSITIVE_INFINITY): ChatMessage[] {
+    if (after > this.lastId) return this.latest(Math.min(limit, MAX_BATCH));
     const first = this.history[0];
     if (first === undefined) return [];
-    return this.history.slice(Math.max(0, after - first.id + 1));
+    const start = Math.max(0, after - first.id + 1);
+    return this.history.slice(start, start + limit);
   }
 
   /** The newest `count` messages, oldest first. */
@@ -193,13 +223,14 @@ export class ChatRoom {
   }
 
   /**
-   * Waits for messages newer than `after`: resolves with them as soon as there are any (at once
-   * if there already are), or with `null` after `timeoutMs` or when `signal` fires.
+   * Waits for messages newer than `after`: resolves with them ({@link MAX_BATCH} at most) as soon
+   * as there are any (at once if there already are), or with `null` after `timeoutMs` or when
+   * `signal` fires.
    */
   wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null> {
     return new Promise((resolve) => {
       if (signal?.aborted) {
-        const ready = this.since(after);
+        const ready = this.since(after, MAX_BATCH);
         resolve(ready.length > 0 ? ChatRoom.batch(ready) : null);
         return;
       }
@@ -213,7 +244,7 @@ export class ChatRoom {
 
   /** {@link ChatStore.hold}. */
   hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll {
-    const ready = this.since(after);
+    const ready = this.since(after, MAX_BATCH);
     if (ready.length > 0) {
       done(ChatRoom.batch(ready));
       return ANSWERED;
@@ -289,7 +320,7 @@ export class ChatRoom {
       for (let waiter = queue.head; waiter !== null; waiter = queue.head) {
         let batch = shared.get(waiter.after);
         if (batch === undefined) {
-          batch = ChatRoom.batch(this.since(waiter.after));
+          batch = ChatRoom.batch(this.since(waiter.after, MAX_BATCH));
           shared.set(waiter.after, batch);
         }
         this.release(waiter, batch);

@@ -13,6 +13,13 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxBodyBytes: number;
+  /**
+   * `redis://` or `rediss://` URL of the Redis that holds the chat (`undefined`: the chat lives in
+   * the process). It may carry a password: never log it.
+   */
+  readonly redisUrl: string | undefined;
+  /** First part of every Redis key, so that several services can share one Redis. */
+  readonly redisKeyPrefix: string;
 }
 
 /** pino's levels. */
@@ -55,6 +62,48 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 
 const MAX_MS = 2_147_483_647; // the largest delay a Node timer accepts
 
+const REDIS_URL_FORM = 'redis://[user:password@]host[:port][/db] or rediss://… (TLS)';
+
+function redisUrl(env: Env): string | undefined {
+  const raw = env.REDIS_URL;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = raw.trim();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    // The value may hold a password: the message names the variable and the form, not the value.
+    throw new ConfigError('REDIS_URL', redact(value), REDIS_URL_FORM);
+  }
+  const database = url.pathname === '' || url.pathname === '/' ? '0' : url.pathname.slice(1);
+  if (
+    (url.protocol !== 'redis:' && url.protocol !== 'rediss:') ||
+    url.hostname === '' ||
+    !/^\d{1,5}$/.test(database) ||
+    url.search !== '' ||
+    url.hash !== ''
+  ) {
+    throw new ConfigError('REDIS_URL', redact(value), REDIS_URL_FORM);
+  }
+  return value;
+}
+
+/** A URL's text with any password replaced by `***` (best effort for text that is not a URL). */
+function redact(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+}
+
+function keyPrefix(env: Env): string {
+  const raw = env.REDIS_KEY_PREFIX;
+  if (raw === undefined || raw.trim() === '') return 'tornode';
+  const value = raw.trim();
+  // No braces: they would change the keys' hash tag, and with it the Redis Cluster slot.
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(value)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', raw, '1 to 64 of A-Z a-z 0-9 _ . : -');
+  }
+  return value;
+}
+
 /**
  * Parses every variable of the service contract. Throws a {@link ConfigError} for the first bad
  * value, before anything listens.
@@ -87,5 +136,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, MAX_MS),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 0, MAX_MS),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 0, Number.MAX_SAFE_INTEGER),
+    redisUrl: redisUrl(env),
+    redisKeyPrefix: keyPrefix(env),
   });
 }

@@ -20,6 +20,13 @@ export interface CheckOptions {
    * {@link DEFAULT_CHECK_TIMEOUT_MS}, 800 ms); keep it under the probe's `timeoutSeconds`.
    */
   readonly timeoutMs?: number;
+  /**
+   * `false`: the check is shown by `/readyz?verbose` but its failure does not make the service
+   * unready. For a dependency shared by every instance (a broker, a cache): failing readiness on
+   * every pod at once would take the whole Service out, routes that do not need it included.
+   * Default `true`.
+   */
+  readonly critical?: boolean;
 }
 
 /** One check's outcome, as `?verbose` shows it. */
@@ -28,6 +35,8 @@ export interface CheckResult {
   readonly ok: boolean;
   readonly durationMs: number;
   readonly error?: string;
+  /** Present (`false`) for a check registered with `critical: false`. */
+  readonly critical?: false;
 }
 
 /** The readiness verdict. */
@@ -42,6 +51,7 @@ interface RegisteredCheck {
   readonly name: string;
   readonly fn: ReadinessCheck;
   readonly timeoutMs: number;
+  readonly critical: boolean;
   /** The run in progress: concurrent probes share it instead of starting their own. */
   running: Promise<CheckResult> | null;
 }
@@ -83,14 +93,15 @@ export class Health {
   /**
    * Registers a named readiness check (see {@link ReadinessCheck} for when it runs). Names are
    * unique: a second check with the same name throws. May be called before or after start-up;
-   * a check added later takes part from the next probe on.
+   * a check added later takes part from the next probe on. A failing check makes the service
+   * unready unless it was registered with `critical: false` (then `?verbose` still shows it).
    */
   addReadinessCheck(name: string, fn: ReadinessCheck, options: CheckOptions = {}): void {
     if (this.checks.some((c) => c.name === name)) {
       throw new Error(`duplicate readiness check ${JSON.stringify(name)}`);
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
-    this.checks.push({ name, fn, timeoutMs, running: null });
+    this.checks.push({ name, fn, timeoutMs, critical: options.critical ?? true, running: null });
   }
 
   /**
@@ -101,7 +112,7 @@ export class Health {
     if (this.isShuttingDown) return { ok: false, reason: 'shutting down', checks: [] };
     if (!this.isStarted) return { ok: false, reason: 'starting', checks: [] };
     const checks = await Promise.all(this.checks.map((check) => this.run(check)));
-    return { ok: checks.every((c) => c.ok), checks };
+    return { ok: checks.every((c) => c.ok || c.critical === false), checks };
   }
 
   private run(check: RegisteredCheck): Promise<CheckResult> {
@@ -113,6 +124,11 @@ export class Health {
 }
 
 async function runCheck(check: RegisteredCheck): Promise<CheckResult> {
+  const result = await runOnce(check);
+  return check.critical ? result : { ...result, critical: false };
+}
+
+async function runOnce(check: RegisteredCheck): Promise<CheckResult> {
   const start = performance.now();
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;

@@ -64,7 +64,7 @@ export class StartupzHandler extends ProbeHandler {
 export class ReadyzHandler extends ProbeHandler {
   override async get(): Promise<void> {
     const verdict = await this.health.readiness();
-    const failing = verdict.checks.filter((c) => !c.ok);
+    const failing = verdict.checks.filter((c) => !c.ok && c.critical !== false);
     const failed = failing.map((c) => c.name);
     // The probe's access line is at debug level and a 503 says nothing of why: log each failing
     // check (thrown error, rejection, `false`, timeout) with the request id, once per probe.

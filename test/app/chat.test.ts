@@ -164,6 +164,23 @@ describe('GET /chat/messages', () => {
     expect(body.messages.map((m) => m.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 21));
   });
 
+  it('?after=ID answers 100 messages at most; asking again from the last id gets the rest', async () => {
+    for (let i = 1; i <= 150; i++) room.post(`m${i}`);
+    const first = (await (await srv.fetch('/chat/messages?after=0')).json()) as Messages;
+    expect(first.messages.map((m) => m.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const last = first.messages[first.messages.length - 1]?.id;
+    const rest = (await (await srv.fetch(`/chat/messages?after=${last}`)).json()) as Messages;
+    expect(rest.messages.map((m) => m.id)).toEqual(Array.from({ length: 50 }, (_, i) => i + 101));
+  });
+
+  it('?after beyond the newest id answers the newest 100 at once (a client of an older chat)', async () => {
+    for (let i = 1; i <= 120; i++) room.post(`m${i}`);
+    const res = await srv.fetch('/chat/messages?after=5000');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Messages;
+    expect(body.messages.map((m) => m.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 21));
+  });
+
   it('?after=ID answers at once with the newer messages, oldest first', async () => {
     const posted = [await postText('a'), await postText('b'), await postText('c')];
     const res = await srv.fetch('/chat/messages?after=1');

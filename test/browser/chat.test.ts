@@ -1,17 +1,20 @@
 /**
  * The chat page in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against
  * the built service with two workers: two pages, a message typed in one shows up in the other, over
- * the long poll, over the WebSocket, and from one to the other; message text is shown as text.
+ * the long poll, over the WebSocket, and from one to the other; message text is shown as text. With
+ * `REDIS_URL`, two pages on two instances of the service see each other's messages.
  *
- * Needs Chromium (`apt-get install chromium`): skipped without it, failed without it under CI.
+ * Needs Chromium (`apt-get install chromium`) and, for the two-instance case, redis-server:
+ * skipped without them, failed without them under CI.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type ServiceProcess, startService } from '../support/process.js';
 import { has, programPath } from '../support/programs.js';
+import { RedisServer } from '../support/redis-server.js';
 
 const ARGS = [
   '--headless',
@@ -142,6 +145,37 @@ describe.runIf(has('chromium'))('the chat page in Chromium (dist/main.js, WORKER
       expect(await page.locator('#messages img, #messages script').count()).toBe(0);
       expect(await page.evaluate('window.__pwned')).toBeUndefined();
     }
+    expectNoPageErrors();
+  });
+});
+
+describe.runIf(has('redis-server'))('the chat page on two instances sharing one Redis', () => {
+  it("two pages on two instances see each other's messages, over long poll and WebSocket", async () => {
+    const redis = await RedisServer.start();
+    onTestFinished(() => redis.destroy());
+    const env = { WORKERS: '2', REDIS_URL: redis.url };
+    const [one, two] = await Promise.all([
+      startService(env, { timeoutMs: 20_000 }),
+      startService(env, { timeoutMs: 20_000 }),
+    ]);
+    const alice = await openChat(one, 'poll');
+    const bob = await openChat(two, 'poll');
+    const carol = await openChat(two, 'ws');
+    await say(alice, 'Alice on instance one');
+    await seen(bob, 'Alice on instance one');
+    await seen(carol, 'Alice on instance one');
+    await say(bob, 'Bob on instance two');
+    await seen(alice, 'Bob on instance two');
+    await say(carol, 'Carol on instance two, over a socket');
+    await seen(alice, 'Carol on instance two, over a socket');
+    await seen(bob, 'Carol on instance two, over a socket');
+    // One numbering: every page lists the same ids in the same order.
+    const idsOf = (page: Page) =>
+      page.locator('#messages li').evaluateAll((items) => items.map((li) => li.dataset.id));
+    const ids = await idsOf(alice);
+    expect(ids).toEqual(['1', '2', '3']);
+    expect(await idsOf(bob)).toEqual(ids);
+    expect(await idsOf(carol)).toEqual(ids);
     expectNoPageErrors();
   });
 });

@@ -12,6 +12,8 @@ const DEFAULTS: Config = {
   shutdownTimeoutMs: 10_000,
   keepAliveTimeoutMs: 65_000,
   maxBodyBytes: 1_048_576,
+  redisUrl: undefined,
+  redisKeyPrefix: 'tornode',
 };
 
 /** Calls `loadConfig(env)` and returns the ConfigError it throws (fails the test otherwise). */
@@ -165,6 +167,8 @@ describe('loadConfig valid values', () => {
         SHUTDOWN_TIMEOUT_MS: '200',
         KEEP_ALIVE_TIMEOUT_MS: '300',
         MAX_BODY_BYTES: '400',
+        REDIS_URL: 'redis://redis:6379',
+        REDIS_KEY_PREFIX: 'shop',
       }),
     ).toEqual({
       port: 8000,
@@ -177,6 +181,8 @@ describe('loadConfig valid values', () => {
       shutdownTimeoutMs: 200,
       keepAliveTimeoutMs: 300,
       maxBodyBytes: 400,
+      redisUrl: 'redis://redis:6379',
+      redisKeyPrefix: 'shop',
     });
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type ChatBatch, ChatRoom } from './chat-room.js';
+import { type ChatBatch, ChatRoom, MAX_BATCH } from '../../src/app/chat-room.js';
 
 /** Posts `count` messages `m1`, `m2`, … and returns the room. */
 function roomWith(count: number, capacity = 1000): ChatRoom {
@@ -53,10 +53,48 @@ describe('ChatRoom: history', () => {
     expect(room.since(7)).toEqual([]);
   });
 
-  it('since(after) with after beyond the newest id returns the whole history', () => {
+  it('since(after) with after beyond the newest id returns the newest MAX_BATCH at most', () => {
     const room = roomWith(3);
     expect(ids(room.since(4))).toEqual([1, 2, 3]);
     expect(ids(room.since(1_000_000))).toEqual([1, 2, 3]);
+    const big = roomWith(250);
+    expect(MAX_BATCH).toBe(100);
+    expect(ids(big.since(251))).toEqual(ids(big.latest(100)));
+    expect(big.since(251)[0]?.id).toBe(151);
+    expect(big.since(251, 10).map((m) => m.id)).toEqual([
+      241, 242, 243, 244, 245, 246, 247, 248, 249, 250,
+    ]);
+  });
+
+  it('since(after, limit) returns the oldest `limit` messages newer than after', () => {
+    const room = roomWith(250);
+    expect(ids(room.since(0, 100))).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(ids(room.since(100, 100))).toEqual(Array.from({ length: 100 }, (_, i) => i + 101));
+    expect(ids(room.since(200, 100))).toEqual(Array.from({ length: 50 }, (_, i) => i + 201));
+    expect(room.since(0)).toHaveLength(250);
+  });
+
+  it('load() of a history with nothing new leaves waiting polls waiting', () => {
+    const room = roomWith(3);
+    const answers: unknown[] = [];
+    room.hold(3, 10_000, (batch) => answers.push(batch));
+    room.load(room.since(0));
+    expect(answers).toEqual([]);
+    expect(room.waiting).toBe(1);
+    room.load([...room.since(0), { id: 4, text: 'new', at: new Date(0).toISOString() }]);
+    expect(answers).toHaveLength(1);
+    expect(room.waiting).toBe(0);
+  });
+
+  it('restart() takes an older history: waiters and since() follow it', () => {
+    const room = roomWith(5);
+    const answers: number[][] = [];
+    room.hold(5, 10_000, (batch) => answers.push(ids(batch?.messages ?? [])));
+    room.restart([{ id: 1, text: 'again', at: new Date(0).toISOString() }]);
+    expect(room.lastId).toBe(1);
+    expect(answers).toEqual([[1]]);
+    expect(ids(room.since(0))).toEqual([1]);
+    expect(room.post('next').id).toBe(2);
   });
 
   it('since() returns a copy that later posts do not change', () => {
@@ -125,11 +163,22 @@ describe('ChatRoom: wait()', () => {
     expect(JSON.parse(batch?.json ?? '')).toEqual({ messages: room.since(1) });
   });
 
-  it('resolves at once with the whole history when the cursor is beyond the newest id', async () => {
+  it('resolves at once with the newest messages when the cursor is beyond the newest id', async () => {
     const room = roomWith(2);
     const batch = await room.wait(99, 10_000);
     expect(ids(batch?.messages ?? [])).toEqual([1, 2]);
     expect(room.waiting).toBe(0);
+  });
+
+  it('answers with MAX_BATCH messages at most, oldest first; asking again gets the rest', async () => {
+    const room = roomWith(230);
+    const first = await room.wait(0, 10_000);
+    expect(ids(first?.messages ?? [])).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const third = await room.wait(200, 10_000);
+    expect(ids(third?.messages ?? [])).toEqual(Array.from({ length: 30 }, (_, i) => i + 201));
+    const beyond = await room.wait(1_000, 10_000);
+    expect(beyond?.messages).toHaveLength(100);
+    expect(beyond?.messages[99]?.id).toBe(230);
   });
 
   it('waits while there is nothing newer, then resolves on post with the new messages', async () => {
@@ -324,7 +373,7 @@ describe('ChatRoom: wait()', () => {
     expect(b0).toBe(b1);
     expect(z0).not.toBe(b0);
     expect(ids(z0?.messages ?? [])).toEqual([1]);
-    expect(ids(b0?.messages ?? [])).toEqual([1]); // beyond the newest id: the whole history
+    expect(ids(b0?.messages ?? [])).toEqual([1]); // beyond the newest id: the newest ones
     expect(room.waiting).toBe(0);
   });
 });
