@@ -147,35 +147,35 @@ describe.runIf(has('chromium'))('the chat page in Chromium (dist/main.js, WORKER
     }
     expectNoPageErrors();
   });
-});
 
-describe.runIf(has('redis-server'))('the chat page on two instances sharing one Redis', () => {
-  it("two pages on two instances see each other's messages, over long poll and WebSocket", async () => {
-    const redis = await RedisServer.start();
-    onTestFinished(() => redis.destroy());
-    const env = { WORKERS: '2', REDIS_URL: redis.url };
-    const [one, two] = await Promise.all([
-      startService(env, { timeoutMs: 20_000 }),
-      startService(env, { timeoutMs: 20_000 }),
-    ]);
-    const alice = await openChat(one, 'poll');
-    const bob = await openChat(two, 'poll');
-    const carol = await openChat(two, 'ws');
-    await say(alice, 'Alice on instance one');
-    await seen(bob, 'Alice on instance one');
-    await seen(carol, 'Alice on instance one');
-    await say(bob, 'Bob on instance two');
-    await seen(alice, 'Bob on instance two');
-    await say(carol, 'Carol on instance two, over a socket');
-    await seen(alice, 'Carol on instance two, over a socket');
-    await seen(bob, 'Carol on instance two, over a socket');
-    // One numbering: every page lists the same ids in the same order.
-    const idsOf = (page: Page) =>
-      page.locator('#messages li').evaluateAll((items) => items.map((li) => li.dataset.id));
-    const ids = await idsOf(alice);
-    expect(ids).toEqual(['1', '2', '3']);
-    expect(await idsOf(bob)).toEqual(ids);
-    expect(await idsOf(carol)).toEqual(ids);
-    expectNoPageErrors();
+  describe.runIf(has('redis-server'))('on two instances sharing one Redis', () => {
+    it("two pages on two instances see each other's messages, over long poll and WebSocket", async () => {
+      const redis = await RedisServer.start();
+      onTestFinished(() => redis.destroy());
+      const env = { WORKERS: '2', REDIS_URL: redis.url };
+      const [one, two] = await Promise.all([
+        startService(env, { timeoutMs: 20_000 }),
+        startService(env, { timeoutMs: 20_000 }),
+      ]);
+      const alice = await openChat(one, 'poll');
+      const bob = await openChat(two, 'poll');
+      const carol = await openChat(two, 'ws');
+      await say(alice, 'Alice on instance one');
+      await seen(bob, 'Alice on instance one');
+      await seen(carol, 'Alice on instance one');
+      await say(bob, 'Bob on instance two');
+      await seen(alice, 'Bob on instance two');
+      await say(carol, 'Carol on instance two, over a socket');
+      await seen(alice, 'Carol on instance two, over a socket');
+      await seen(bob, 'Carol on instance two, over a socket');
+      // One numbering: every page lists the same ids in the same order.
+      const idsOf = (page: Page) =>
+        page.locator('#messages li').evaluateAll((items) => items.map((li) => li.dataset.id));
+      const ids = await idsOf(alice);
+      expect(ids).toEqual(['1', '2', '3']);
+      expect(await idsOf(bob)).toEqual(ids);
+      expect(await idsOf(carol)).toEqual(ids);
+      expectNoPageErrors();
+    });
   });
 });
