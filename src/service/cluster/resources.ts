@@ -10,6 +10,9 @@ import { join } from 'node:path';
 /** Share of the memory limit given to V8 heaps (the rest: stacks, buffers, native memory). */
 export const HEAP_FRACTION = 0.75;
 
+/** The smallest heap a worker is given; `WORKERS=auto` starts no more workers than fit. */
+export const MIN_WORKER_HEAP_MIB = 128;
+
 function read(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
@@ -61,8 +64,9 @@ export interface WorkerCount {
 }
 
 /**
- * Resolves `WORKERS`: a number is taken as it is; `auto` is the cgroup CPU quota rounded up,
- * capped by the CPUs the process may run on, and at least 1.
+ * Resolves `WORKERS`: a number is taken as it is; `auto` is the cgroup CPU quota rounded up (the
+ * CPUs available without one), capped by the CPUs the process may run on and by the workers whose
+ * heap ({@link MIN_WORKER_HEAP_MIB} at least) fits the cgroup memory limit, and at least 1.
  */
 export function resolveWorkerCount(
   workers: 'auto' | number,
@@ -71,11 +75,25 @@ export function resolveWorkerCount(
 ): WorkerCount {
   if (workers !== 'auto') return { count: workers, reason: `WORKERS=${workers}` };
   const quota = cgroupCpuQuota(root);
-  if (quota === undefined) {
-    return { count: Math.max(1, cpus), reason: `no CPU quota; ${cpus} CPUs available` };
+  const byCpu = quota === undefined ? cpus : Math.min(Math.ceil(quota), cpus);
+  const cpuReason =
+    quota === undefined
+      ? `no CPU quota; ${cpus} CPUs available`
+      : `cgroup CPU quota ${quota} (capped by ${cpus} CPUs available)`;
+  const memory = cgroupMemoryLimit(root);
+  const byMemory =
+    memory === undefined
+      ? Number.POSITIVE_INFINITY
+      : Math.floor((memory * HEAP_FRACTION) / (MIN_WORKER_HEAP_MIB * 1024 * 1024));
+  if (byMemory < byCpu) {
+    const count = Math.max(1, byMemory);
+    const mib = Math.round((memory ?? 0) / (1024 * 1024));
+    return {
+      count,
+      reason: `${cpuReason}; capped by the cgroup memory limit ${mib} MiB (${MIN_WORKER_HEAP_MIB} MiB of heap per worker at least)`,
+    };
   }
-  const count = Math.max(1, Math.min(Math.ceil(quota), cpus));
-  return { count, reason: `cgroup CPU quota ${quota} (capped by ${cpus} CPUs available)` };
+  return { count: Math.max(1, byCpu), reason: cpuReason };
 }
 
 /**

@@ -136,6 +136,26 @@ describe('resolveWorkerCount', () => {
     expect(resolveWorkerCount('auto', none, 0).count).toBe(1);
   });
 
+  it('auto without a CPU quota: bounded by the memory limit too, and says why', () => {
+    // 512 MiB × 0.75 = 384 MiB of heap: three workers of 128 MiB, not one per CPU.
+    const root = cgroup({ 'cpu.max': 'max 100000', 'memory.max': String(512 * MiB) });
+    const result = resolveWorkerCount('auto', root, 16);
+    expect(result.count).toBe(3);
+    expect(result.reason).toMatch(/no CPU quota; 16 CPUs/);
+    expect(result.reason).toMatch(/memory limit 512 MiB/);
+    // A tiny limit still gives one worker; a large one leaves the CPU count alone.
+    const tiny = cgroup({ 'cpu.max': 'max 100000', 'memory.max': String(100 * MiB) });
+    expect(resolveWorkerCount('auto', tiny, 16).count).toBe(1);
+    const large = cgroup({ 'cpu.max': 'max 100000', 'memory.max': String(64 * GiB) });
+    expect(resolveWorkerCount('auto', large, 4)).toEqual({
+      count: 4,
+      reason: 'no CPU quota; 4 CPUs available',
+    });
+    // With a quota, the memory bound applies as well.
+    const both = cgroup({ 'cpu.max': '800000 100000', 'memory.max': String(256 * MiB) });
+    expect(resolveWorkerCount('auto', both, 8).count).toBe(1);
+  });
+
   it('auto with a v1 quota', () => {
     const root = cgroup({ 'cpu/cpu.cfs_quota_us': '300000', 'cpu/cpu.cfs_period_us': '100000' });
     expect(resolveWorkerCount('auto', root, 8).count).toBe(3);
