@@ -1,144 +1,25 @@
 /**
- * The container's entry point: read the configuration, then run the example service in one process
- * (`WORKERS=1`) or as a cluster primary and its workers. Replace `exampleRoutes` and the chat with
- * your own routes.
- *
- * The chat lives in the process (several workers: numbered by the primary and relayed to every
- * worker) unless `REDIS_URL` is set; then every worker talks to Redis itself, and the Redis client
- * is loaded only then.
+ * The container's entry point (`node dist/main.js`). It handles SIGTERM and SIGINT before
+ * anything heavy loads, so that a signal at any moment of start-up ends in a graceful exit 0
+ * rather than a death by the signal (exit 143); then it loads the service (`start.ts`), which
+ * takes the signal handling over.
  */
-import cluster from 'node:cluster';
-import { exampleRoutes } from './app/app.js';
-import { ClusterChatRoom, serveChatFromPrimary } from './app/chat-cluster.js';
-import { ChatRoom } from './app/chat-room.js';
-import {
-  announceReady,
-  attachToPrimary,
-  Primary,
-  resolveWorkerCount,
-  WorkerChannel,
-  workerHeapLimitMiB,
-} from './service/cluster/index.js';
-import { type Config, ConfigError, loadConfig } from './service/config.js';
-import { createLogger, flushLogs } from './service/logging.js';
-import { packageInfo, Service } from './service/service.js';
+import type { EarlySignals } from './start.js';
 
-/** The example's application settings: gzip/brotli for text answers over 1 KiB (the chat page). */
-const EXAMPLE_SETTINGS = { compress: true } as const;
+let pending: NodeJS.Signals | undefined;
+const remember = (signal: NodeJS.Signals): void => {
+  pending ??= signal;
+};
+process.on('SIGTERM', remember);
+process.on('SIGINT', remember);
 
-/** Exit code for a bad configuration (sysexits' EX_CONFIG). */
-const EX_CONFIG = 78;
+const early: EarlySignals = {
+  handOver() {
+    process.off('SIGTERM', remember);
+    process.off('SIGINT', remember);
+    return pending;
+  },
+};
 
-function configOrExit(): Readonly<Config> {
-  try {
-    return loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${error.message}\n`);
-      process.exit(EX_CONFIG);
-    }
-    throw error;
-  }
-}
-
-function startOrExit(service: Service, worker?: WorkerChannel): void {
-  service
-    .start({ announce: worker === undefined })
-    .then((port) => (worker === undefined ? undefined : announceReady(worker, port)))
-    .catch((error: unknown) => {
-      service.logger.fatal({ err: error }, 'start-up failed');
-      void flushLogs(service.logger).then(() => process.exit(1));
-    });
-}
-
-function runSingle(config: Readonly<Config>): void {
-  startOrExit(
-    new Service({ config, routes: exampleRoutes(new ChatRoom(1000)), settings: EXAMPLE_SETTINGS }),
-  );
-}
-
-/** One process or one worker with the chat in Redis: waits (bounded) for the history first. */
-async function runWithRedis(config: Readonly<Config>, redisUrl: string): Promise<void> {
-  const [{ RedisChatStore }, { attachRedisChat }] = await Promise.all([
-    import('./app/chat-redis.js'),
-    import('./app/chat-redis-service.js'),
-  ]);
-  const store = new RedisChatStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix });
-  const worker = cluster.isPrimary ? undefined : new WorkerChannel();
-  const service = new Service({
-    config,
-    routes: exampleRoutes(store),
-    settings: EXAMPLE_SETTINGS,
-    ...(worker === undefined ? {} : { logBase: { workerId: cluster.worker?.id } }),
-  });
-  attachRedisChat(service, store, redisUrl);
-  if (worker !== undefined) attachToPrimary(service, worker);
-  // Unreachable Redis does not keep the service from starting: it serves everything else, posting
-  // answers 503, and the chat catches up once Redis is back.
-  if (!(await store.start())) {
-    service.logger.warn('redis not reachable at start-up; starting anyway, the chat will catch up');
-  }
-  startOrExit(service, worker);
-}
-
-function runWithRedisOrExit(config: Readonly<Config>, redisUrl: string): void {
-  runWithRedis(config, redisUrl).catch((error: unknown) => {
-    process.stderr.write(`start-up failed: ${String(error)}\n`);
-    process.exit(1);
-  });
-}
-
-function runPrimary(config: Readonly<Config>, count: number, reason: string): void {
-  const logger = createLogger({
-    level: config.logLevel,
-    format: config.logFormat,
-    service: packageInfo().name,
-    version: packageInfo().version,
-    base: { role: 'primary' },
-  });
-  const heapMiB = workerHeapLimitMiB(count, { nodeOptions: process.env.NODE_OPTIONS });
-  logger.info({ workers: count, reason, heapMiB }, `starting ${count} workers (${reason})`);
-  const primary = new Primary({
-    logger,
-    workers: count,
-    workerExecArgv: heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`],
-    workerShutdownMs: config.shutdownDelayMs + config.shutdownTimeoutMs,
-  });
-  if (config.redisUrl === undefined) serveChatFromPrimary(primary);
-  process.on('uncaughtException', (error) => {
-    logger.fatal({ err: error }, 'uncaught exception in the primary; shutting down');
-    primary.shutdown('uncaughtException', 1);
-  });
-  primary.start();
-}
-
-function runWorker(config: Readonly<Config>): void {
-  const channel = new WorkerChannel();
-  const room = new ClusterChatRoom(channel);
-  const service = new Service({
-    config,
-    routes: exampleRoutes(room),
-    settings: EXAMPLE_SETTINGS,
-    logBase: { workerId: cluster.worker?.id },
-  });
-  attachToPrimary(service, channel);
-  room.sync().then(
-    () => startOrExit(service, channel),
-    (error: unknown) => {
-      service.logger.fatal({ err: error }, 'could not load the chat history from the primary');
-      void flushLogs(service.logger).then(() => process.exit(1));
-    },
-  );
-}
-
-const config = configOrExit();
-if (cluster.isPrimary) {
-  const { count, reason } = resolveWorkerCount(config.workers);
-  if (count > 1) runPrimary(config, count, reason);
-  else if (config.redisUrl === undefined) runSingle(config);
-  else runWithRedisOrExit(config, config.redisUrl);
-} else if (config.redisUrl === undefined) {
-  runWorker(config);
-} else {
-  runWithRedisOrExit(config, config.redisUrl);
-}
+const { run } = await import('./start.js');
+await run(early);

@@ -4,7 +4,7 @@
  * by `X-Request-Id`), bounded waits for log lines and for processes to disappear, and a client
  * loop that counts what failed and how.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { expect, onTestFinished } from 'vitest';
 import { type LogLine, msgMatches, type ServiceProcess, startService } from '../support/process.js';
 import { type Answer, type SendError, type SendOptions, send } from '../support/socket.js';
@@ -219,4 +219,27 @@ export function clientLoop(port: number, options: LoopOptions): ClientLoop {
     elapsedMs: Date.now() - started,
   }));
   return { ok: () => okIds.length, done };
+}
+
+/** The pids of the running processes in process group `pgid` (a service and what it forked). */
+export function groupPids(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the command: state, ppid, pgrp.
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** The parent pid of `pid`, from /proc. */
+export function parentPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }

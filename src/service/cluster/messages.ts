@@ -20,6 +20,8 @@ export type PrimaryMessage =
   | { t: 'tornode:broadcast'; topic: string; payload: unknown };
 
 export type WorkerMessage =
+  /** The worker's control listener is attached: the primary's queued control messages may come. */
+  | { t: 'tornode:attached' }
   /** The worker listens and is ready. */
   | { t: 'tornode:ready'; port: number }
   /** The answer to `collect`. */

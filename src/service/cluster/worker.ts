@@ -69,6 +69,9 @@ export function attachToPrimary(service: Service, channel: WorkerChannel): void 
     // unanswered in the channel when this process exits.
     await channel.request(DRAINED_TOPIC, null).catch(() => {});
   });
+  // Until this arrives the primary holds its control messages: one sent before the listener
+  // above existed would be lost.
+  channel.send({ t: 'tornode:attached' }).catch(() => {});
 }
 
 /**
