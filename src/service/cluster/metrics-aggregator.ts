@@ -1,7 +1,7 @@
 import client, { AggregatorRegistry, type Counter, type Gauge, Registry } from 'prom-client';
 import type { MetricsSnapshot } from './messages.js';
 
-/** How long a scrape waits for each worker before leaving it out. */
+/** How long a scrape waits for each worker before using its last snapshot instead. */
 export const COLLECT_TIMEOUT_MS = 1000;
 
 /**
@@ -13,12 +13,20 @@ export const COLLECT_TIMEOUT_MS = 1000;
  * first for version info, omitted for start times. A gracefully exiting worker sends its final
  * snapshot; for a worker that died without one (SIGKILL, crash), its last scraped snapshot is
  * kept, so only what it counted since the previous scrape is lost.
+ *
+ * Snapshots are kept by worker id, one per worker: a live worker that misses a scrape's deadline
+ * (stopped, overloaded) contributes its last snapshot, counted in `cluster_worker_scrape_stale`,
+ * so sums never go down while it lives; a worker that exited is in the retired totals only, never
+ * also among the live ones, even when its exit races a scrape.
  */
 export class MetricsAggregator {
   readonly registry = new Registry();
   private readonly failures: Counter;
   private readonly workers: Gauge;
+  private readonly stale: Gauge;
+  private readonly restartFailures: Counter;
   private readonly lastSeen = new Map<number, MetricsSnapshot>();
+  private readonly retiredIds = new Set<number>();
   private retired: MetricsSnapshot = [];
 
   constructor() {
@@ -32,11 +40,26 @@ export class MetricsAggregator {
       help: 'Worker processes alive.',
       registers: [this.registry],
     });
+    this.stale = new client.Gauge({
+      name: 'cluster_worker_scrape_stale',
+      help: 'Workers that missed the last scrape: their previous snapshot was used.',
+      registers: [this.registry],
+    });
+    this.restartFailures = new client.Counter({
+      name: 'cluster_rolling_restart_failures_total',
+      help: 'Rolling restarts stopped because a new worker failed to start.',
+      registers: [this.registry],
+    });
   }
 
-  /** Records a scraped snapshot of a live worker. */
+  /** Records a scraped snapshot of a live worker (ignored once the worker has exited). */
   remember(workerId: number, snapshot: MetricsSnapshot): void {
-    this.lastSeen.set(workerId, snapshot);
+    if (!this.retiredIds.has(workerId)) this.lastSeen.set(workerId, snapshot);
+  }
+
+  /** Counts a rolling restart that failed. */
+  restartFailed(): void {
+    this.restartFailures.inc();
   }
 
   /**
@@ -46,6 +69,7 @@ export class MetricsAggregator {
   retire(workerId: number, finalSnapshot: MetricsSnapshot | undefined): void {
     const snapshot = finalSnapshot ?? this.lastSeen.get(workerId);
     this.lastSeen.delete(workerId);
+    this.retiredIds.add(workerId);
     if (snapshot === undefined) return;
     const cumulative = snapshot.filter(isCumulative);
     this.retired = cumulativeOnly(AggregatorRegistry.aggregate([this.retired, cumulative]));
@@ -56,9 +80,19 @@ export class MetricsAggregator {
     if (count > 0) this.failures.inc(count);
   }
 
+  /**
+   * The latest snapshot of each live worker, one per worker id, and how many of `missed` (workers
+   * that did not answer this scrape in time) it holds an older one of.
+   */
+  latest(missed: ReadonlySet<number>): { snapshots: MetricsSnapshot[]; stale: number } {
+    const stale = [...missed].filter((id) => this.lastSeen.has(id)).length;
+    return { snapshots: [...this.lastSeen.values()], stale };
+  }
+
   /** Renders the exposition from the live workers' snapshots plus the retired totals. */
-  async render(live: readonly MetricsSnapshot[], aliveWorkers: number): Promise<string> {
+  async render(live: readonly MetricsSnapshot[], aliveWorkers: number, stale = 0): Promise<string> {
     this.workers.set(aliveWorkers);
+    this.stale.set(stale);
     const own = await this.registry.getMetricsAsJSON();
     return AggregatorRegistry.aggregate([...live, this.retired, own]).metrics();
   }

@@ -34,34 +34,39 @@ export class MetricsCollection {
     this.finals.delete(workerId);
   }
 
+  /** Counts a rolling restart that failed. */
+  restartFailed(): void {
+    this.aggregator.restartFailed();
+  }
+
   /**
-   * Asks each of `workers` for its metrics (each within {@link COLLECT_TIMEOUT_MS}; the silent
-   * ones are counted as failures and left out) and renders the sum with the retired totals.
+   * Asks each of `workers` for its metrics (each within {@link COLLECT_TIMEOUT_MS}; for the silent
+   * ones, counted as failures, their previous snapshot is used) and renders the sum with the
+   * retired totals.
    */
   async collect(workers: readonly Worker[], aliveWorkers: number): Promise<string> {
     const id = this.nextId++;
-    const snapshots: MetricsSnapshot[] = [];
+    const missed = new Set(workers.map((worker) => worker.id));
     await new Promise<void>((resolve) => {
-      let remaining = workers.length;
       const finish = (): void => {
         clearTimeout(timer);
         this.scrapes.delete(id);
-        this.aggregator.recordFailures(remaining);
-        remaining = 0;
         resolve();
       };
       const timer = setTimeout(finish, COLLECT_TIMEOUT_MS);
-      if (remaining === 0) {
+      if (missed.size === 0) {
         finish();
         return;
       }
       this.scrapes.set(id, (snapshot, workerId) => {
-        snapshots.push(snapshot);
+        if (!missed.delete(workerId)) return;
         this.aggregator.remember(workerId, snapshot);
-        if (--remaining === 0) finish();
+        if (missed.size === 0) finish();
       });
       for (const worker of workers) sendTo(worker, { t: 'tornode:collect', id });
     });
-    return this.aggregator.render(snapshots, aliveWorkers);
+    this.aggregator.recordFailures(missed.size);
+    const { snapshots, stale } = this.aggregator.latest(missed);
+    return this.aggregator.render(snapshots, aliveWorkers, stale);
   }
 }

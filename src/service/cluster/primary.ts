@@ -38,6 +38,7 @@ export class Primary {
     this.supervisor = new Supervisor(options, {
       message: (worker, message) => this.onMessage(worker, message),
       exit: (worker) => this.metrics.retire(worker.id),
+      restartFailed: () => this.metrics.restartFailed(),
     });
     this.messaging = new PrimaryMessaging(() => this.supervisor.workers());
     this.handle('metrics', () => this.clusterMetrics());
@@ -99,7 +100,7 @@ export class Primary {
 
   /** Collects every live worker's metrics (each within the deadline) and renders the sum. */
   private clusterMetrics(): Promise<string> {
-    const live = [...this.supervisor.workers()].filter((worker) => worker.isConnected());
+    const live = [...this.supervisor.attachedWorkers()].filter((worker) => worker.isConnected());
     return this.metrics.collect(live, this.supervisor.size);
   }
 }
