@@ -12,6 +12,8 @@ export interface Config {
   readonly shutdownDelayMs: number;
   readonly shutdownTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** A cluster worker not ready this long after its fork is killed, as a start-up failure. */
+  readonly workerStartupTimeoutMs: number;
   readonly maxBodyBytes: number;
   /**
    * `redis://` or `rediss://` URL of the Redis that holds the chat (`undefined`: the chat lives in
@@ -123,6 +125,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     }
     workers = Number(rawWorkers);
   }
+  if (adminPort !== undefined && adminPort !== 0 && adminPort === port) {
+    throw new ConfigError('ADMIN_PORT', rawAdmin ?? '', `a port other than PORT (${port})`);
+  }
   const host = env.HOST?.trim() ? env.HOST.trim() : undefined;
   const inKubernetes = (env.KUBERNETES_SERVICE_HOST ?? '') !== '';
   return Object.freeze({
@@ -134,7 +139,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logFormat: oneOf(env, 'LOG_FORMAT', 'json', ['json', 'pretty'] as const),
     shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', inKubernetes ? 5000 : 0, 0, MAX_MS),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, MAX_MS),
-    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 0, MAX_MS),
+    // 0 would make Node never time idle keep-alive sockets out.
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 1, MAX_MS),
+    workerStartupTimeoutMs: integer(env, 'WORKER_STARTUP_TIMEOUT_MS', 30_000, 100, MAX_MS),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 0, Number.MAX_SAFE_INTEGER),
     redisUrl: redisUrl(env),
     redisKeyPrefix: keyPrefix(env),

@@ -20,7 +20,29 @@ describe('a bad configuration value', () => {
     ['KEEP_ALIVE_TIMEOUT_MS', '1.5'],
     ['MAX_BODY_BYTES', '1.5'],
     ['ADMIN_PORT', 'abc'],
+    ['KEEP_ALIVE_TIMEOUT_MS', '0'],
   ];
+
+  it.each([
+    ['ADMIN_PORT equal to PORT', 'ADMIN_PORT', 'same'],
+    ['an unresolvable HOST', 'HOST', 'no-such-host.invalid'],
+  ])(
+    '%s stops start-up before listening: one line naming %s, exit 78',
+    async (_, variable, value) => {
+      const port = await freePort();
+      const env =
+        value === 'same'
+          ? { PORT: String(port), ADMIN_PORT: String(port) }
+          : { PORT: String(port), HOST: value };
+      const service = spawnService(env);
+      const exit = await service.waitForExit(8_000);
+      expect(exit).toEqual({ code: 78, signal: null });
+      const stderrLines = service.stderr.split('\n').filter((line) => line !== '');
+      expect(stderrLines, service.describe()).toHaveLength(1);
+      expect(stderrLines[0]).toMatch(new RegExp(`^configuration error: ${variable}=`));
+      expect(service.listeningLines).toEqual([]);
+    },
+  );
 
   it.each(cases)(
     '%s=%s stops start-up with one line on stderr and a non-zero exit',
