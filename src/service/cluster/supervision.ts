@@ -4,6 +4,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { SHUTDOWN_MARGIN_MS } from '../deadline.js';
 import { flushLogs } from '../logging.js';
 import { isProtocolMessage, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { sendTo } from './messaging.js';
@@ -14,11 +15,15 @@ export interface SupervisorOptions {
   readonly workers: number;
   /** Extra `execArgv` for workers (the heap limit). */
   readonly workerExecArgv?: readonly string[];
-  /** Time a worker's own shutdown may take (its delay + timeout); the primary adds a margin. */
+  /** A worker's shutdown deadline (`shutdownDeadlines().serviceMs`); the primary adds a margin. */
   readonly workerShutdownMs: number;
-  /** Crash-loop guard: this many start-up crashes within {@link crashWindowMs} make it give up. */
+  /**
+   * Crash-loop guard: this many start-up failures (deaths, or start-ups past
+   * {@link startupTimeoutMs}) since a worker last became ready make it give up (default 5).
+   */
   readonly maxStartupCrashes?: number;
-  readonly crashWindowMs?: number;
+  /** A worker not ready this long after its fork is killed, as a start-up failure (30 s). */
+  readonly startupTimeoutMs?: number;
   /** Ends the process; default `process.exit`. Called once logs are flushed. */
   readonly exit?: (code: number) => void;
 }
@@ -29,6 +34,8 @@ export interface SupervisorEvents {
   readonly message: (worker: Worker, message: WorkerMessage) => void;
   /** A worker exited and was forgotten, before it is replaced (if it is). */
   readonly exit: (worker: Worker) => void;
+  /** A rolling restart stopped because a new worker failed to start. */
+  readonly restartFailed: () => void;
 }
 
 interface WorkerState {
@@ -36,23 +43,33 @@ interface WorkerState {
   ready: boolean;
   /** Draining on purpose (rolling restart or shutdown): its exit is expected. */
   leaving: boolean;
+  /** Its control listener is attached: control messages are sent, not queued. */
+  attached: boolean;
+  /** Control messages waiting for the worker to attach (sent earlier, they would be dropped). */
+  readonly queue: PrimaryMessage[];
+  /** Forked by a rolling restart to replace this worker id. */
+  readonly replacing: number | undefined;
   stableTimer: NodeJS.Timeout | undefined;
+  startupTimer: NodeJS.Timeout | undefined;
 }
 
 /** After this long ready, a worker counts as healthy and the back-off resets. */
 export const STABLE_AFTER_MS = 10_000;
 const MAX_BACKOFF_MS = 10_000;
-/** Time the primary gives workers beyond their own shutdown before killing them. */
-export const SHUTDOWN_MARGIN_MS = 2_000;
-const READY_TIMEOUT_MS = 30_000;
+/** Default time a worker gets from its fork to ready. */
+export const STARTUP_TIMEOUT_MS = 30_000;
 
 /** Forks the workers and keeps them running; see `Primary` for the behaviour. */
 export class Supervisor {
   private readonly states = new Map<number, WorkerState>();
-  private readonly startupCrashes: number[] = [];
+  /** Start-up failures since a worker last became ready. */
+  private startupFailures = 0;
   private consecutiveCrashes = 0;
   private shuttingDown = false;
+  private shutdownReason = '';
   private rolling = false;
+  /** The worker a rolling restart is replacing right now. */
+  private replacingId: number | undefined;
   private exitCode = 0;
   /** Whether the `listening` line was logged (once every first worker was ready). */
   private announced = false;
@@ -72,6 +89,11 @@ export class Supervisor {
     for (const { worker } of this.states.values()) yield worker;
   }
 
+  /** The workers alive now whose control listener is attached (they can answer a collect). */
+  *attachedWorkers(): IterableIterator<Worker> {
+    for (const { worker, attached } of this.states.values()) if (attached) yield worker;
+  }
+
   /** Forks the workers and installs the signal handlers. */
   start(): void {
     const execArgv = [...process.execArgv, ...(this.options.workerExecArgv ?? [])];
@@ -83,25 +105,56 @@ export class Supervisor {
     for (let i = 0; i < this.options.workers; i++) this.fork();
   }
 
-  private fork(): WorkerState {
+  private fork(replacing?: number): WorkerState {
     const worker = cluster.fork();
-    const state: WorkerState = { worker, ready: false, leaving: false, stableTimer: undefined };
+    const state: WorkerState = {
+      worker,
+      ready: false,
+      leaving: false,
+      attached: false,
+      queue: [],
+      replacing,
+      stableTimer: undefined,
+      startupTimer: undefined,
+    };
     this.states.set(worker.id, state);
     worker.on('message', (message: unknown) => {
       if (!isProtocolMessage(message)) return;
       const protocol = message as WorkerMessage;
       if (protocol.t === 'tornode:ready') this.onReady(state, protocol.port);
+      else if (protocol.t === 'tornode:attached') this.onAttached(state);
       else this.events.message(worker, protocol);
     });
     // A failed send (the worker is gone) is handled by its exit event.
     worker.on('error', () => {});
+    const timeoutMs = this.options.startupTimeoutMs ?? STARTUP_TIMEOUT_MS;
+    state.startupTimer = setTimeout(() => {
+      if (state.ready) return;
+      this.options.logger.error(
+        { workerId: worker.id, workerPid: worker.process.pid, startupTimeoutMs: timeoutMs },
+        'worker not ready within the start-up deadline; killing it',
+      );
+      worker.process.kill('SIGKILL');
+    }, timeoutMs);
     return state;
+  }
+
+  private onAttached(state: WorkerState): void {
+    state.attached = true;
+    for (const message of state.queue.splice(0)) sendTo(state.worker, message);
   }
 
   private onReady(state: WorkerState, port: number): void {
     state.ready = true;
+    clearTimeout(state.startupTimer);
+    this.startupFailures = 0;
     const { logger } = this.options;
     logger.info({ workerId: state.worker.id, workerPid: state.worker.process.pid }, 'worker ready');
+    if (this.shuttingDown) {
+      // In case the worker began its start-up in a way that missed the first word.
+      sendTo(state.worker, { t: 'tornode:shutdown', reason: this.shutdownReason });
+      return;
+    }
     if (!this.announced && [...this.states.values()].every((s) => s.ready)) {
       this.announced = true;
       logger.info({ port, workers: this.states.size }, `listening on port ${port}`);
@@ -115,7 +168,8 @@ export class Supervisor {
 
   private tell(state: WorkerState, message: PrimaryMessage): void {
     state.leaving = true;
-    sendTo(state.worker, message);
+    if (state.attached) sendTo(state.worker, message);
+    else state.queue.push(message);
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
@@ -123,6 +177,7 @@ export class Supervisor {
     if (state === undefined) return;
     this.states.delete(worker.id);
     clearTimeout(state.stableTimer);
+    clearTimeout(state.startupTimer);
     this.events.exit(worker);
     const clean = code === 0 && signal === null;
     const details = { workerId: worker.id, workerPid: worker.process.pid, code, signal };
@@ -136,8 +191,22 @@ export class Supervisor {
       this.options.logger.info(details, 'worker retired');
       return;
     }
+    if (state.replacing !== undefined && !state.ready) {
+      // The rolling restart sees it fail and stops; the worker it was to replace keeps serving.
+      this.options.logger.error(details, 'new worker died during start-up; not respawned');
+      return;
+    }
+    if (worker.id === this.replacingId) {
+      this.options.logger.error(details, 'worker died while its replacement starts');
+      return; // its replacement takes its place (or, if that fails, the rolling restart forks one)
+    }
     this.options.logger.error(details, 'worker died');
     if (!state.ready && this.crashLooping()) return;
+    this.respawn();
+  }
+
+  /** Forks a replacement for a dead worker after the back-off. */
+  private respawn(): void {
     const delay = Math.min(100 * 2 ** this.consecutiveCrashes, MAX_BACKOFF_MS);
     this.consecutiveCrashes++;
     this.options.logger.info({ delayMs: delay }, 'replacing the worker');
@@ -146,16 +215,13 @@ export class Supervisor {
     }, delay);
   }
 
-  /** Counts a start-up crash; at the limit, gives up: shuts down with exit code 1. */
+  /** Counts a start-up failure; at the limit, gives up: shuts down with exit code 1. */
   private crashLooping(): boolean {
-    const now = Date.now();
-    const window = this.options.crashWindowMs ?? 30_000;
-    this.startupCrashes.push(now);
-    while ((this.startupCrashes[0] ?? now) < now - window) this.startupCrashes.shift();
-    if (this.startupCrashes.length < (this.options.maxStartupCrashes ?? 5)) return false;
+    this.startupFailures++;
+    if (this.startupFailures < (this.options.maxStartupCrashes ?? 5)) return false;
     this.options.logger.fatal(
-      { crashes: this.startupCrashes.length, windowMs: window },
-      'workers keep crashing at start-up; giving up',
+      { failures: this.startupFailures },
+      'workers keep failing at start-up (none ready since); giving up',
     );
     this.exitCode = 1;
     this.shutdown('crash loop');
@@ -170,6 +236,7 @@ export class Supervisor {
       return;
     }
     this.shuttingDown = true;
+    this.shutdownReason = reason;
     this.options.logger.info({ reason, workers: this.states.size }, 'shutting down the workers');
     for (const state of this.states.values()) {
       this.tell(state, { t: 'tornode:shutdown', reason });
@@ -196,7 +263,11 @@ export class Supervisor {
     );
   }
 
-  /** Replaces the workers one at a time; each new one is ready before its predecessor drains. */
+  /**
+   * Replaces the workers one at a time; each new one is ready before its predecessor drains. A new
+   * worker that dies or misses the start-up deadline stops the restart (logged, counted): it is not
+   * respawned, the old one keeps serving, and the next SIGHUP starts afresh.
+   */
   async rollingRestart(): Promise<void> {
     if (this.shuttingDown) return;
     if (this.rolling) {
@@ -209,15 +280,14 @@ export class Supervisor {
       for (const old of [...this.states.values()]) {
         if (this.shuttingDown) return;
         if (!this.states.has(old.worker.id)) continue;
-        const fresh = this.fork();
-        const ready = await this.whenReady(fresh);
-        if (!ready) {
-          this.options.logger.error(
-            { workerId: fresh.worker.id },
-            'new worker never became ready; rolling restart stopped',
-          );
+        this.replacingId = old.worker.id;
+        const fresh = this.fork(old.worker.id);
+        if (!(await this.whenReady(fresh))) {
+          this.restartFailed(fresh, old);
           return;
         }
+        this.replacingId = undefined;
+        if (!this.states.has(old.worker.id)) continue; // died meanwhile: the new one took its place
         const gone = new Promise<void>((resolve) => old.worker.once('exit', () => resolve()));
         this.tell(old, { t: 'tornode:retire' });
         await gone;
@@ -225,22 +295,34 @@ export class Supervisor {
       this.options.logger.info('rolling restart complete');
     } finally {
       this.rolling = false;
+      this.replacingId = undefined;
     }
   }
 
+  private restartFailed(fresh: WorkerState, old: WorkerState): void {
+    fresh.leaving = true;
+    if (this.states.has(fresh.worker.id)) fresh.worker.process.kill('SIGKILL');
+    this.options.logger.error(
+      { workerId: fresh.worker.id, replacing: old.worker.id },
+      'rolling restart failed: the new worker did not become ready; the old one keeps serving',
+    );
+    this.events.restartFailed();
+    // The old worker died while its replacement started: fork an ordinary replacement instead.
+    if (!this.states.has(old.worker.id) && !this.shuttingDown) this.respawn();
+  }
+
+  /** Resolves true once `state`'s worker is ready, false if it exits first (see the deadline). */
   private whenReady(state: WorkerState): Promise<boolean> {
     return new Promise((resolve) => {
       if (state.ready) {
         resolve(true);
         return;
       }
-      const timer = setTimeout(() => done(false), READY_TIMEOUT_MS);
       const onMessage = (message: unknown): void => {
         if (isProtocolMessage(message) && message.t === 'tornode:ready') done(true);
       };
       const onExit = (): void => done(false);
       const done = (value: boolean): void => {
-        clearTimeout(timer);
         state.worker.off('message', onMessage);
         state.worker.off('exit', onExit);
         resolve(value);
