@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { HttpServer } from '../web/index.js';
+import { shutdownDeadlines } from './deadline.js';
 import type { Health } from './health.js';
 import { flushLogs } from './logging.js';
 
@@ -45,6 +46,9 @@ interface RegisteredHook {
 /** Default time a shutdown hook gets. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 5000;
 
+/** Beyond the deadline, time for the last log lines before the overdue exit. */
+const OVERDUE_GRACE_MS = 250;
+
 /**
  * The graceful shutdown state machine, one sequence with one deadline:
  *
@@ -53,9 +57,15 @@ export const DEFAULT_HOOK_TIMEOUT_MS = 5000;
  *    by a rolling restart, whose responses say `Connection: close` so its clients move now).
  * 2. `draining`: every server closes gracefully (listener closed, `Connection: close`, idle
  *    sockets closed, long polls released), with `shutdownTimeoutMs` before sockets are destroyed.
- * 3. `hooks`: shutdown hooks run in reverse order of registration, each with its own timeout.
+ * 3. `hooks`: shutdown hooks run in reverse order of registration, each with its own timeout,
+ *    cut short by the deadline.
  * 4. `exiting`: logs are flushed, then the process exits: 0 if everything ended cleanly, 1 if
- *    sockets had to be destroyed, a hook failed, or the shutdown was caused by a crash.
+ *    sockets had to be destroyed, a hook failed, the shutdown was caused by a crash or a crash
+ *    happened during it.
+ *
+ * The whole sequence shares one deadline, `shutdownDelayMs + shutdownTimeoutMs` after it began
+ * (see `deadline.ts`): draining gets the timeout less a reserve for the hooks, the hooks get what
+ * is left, and a process still there at the deadline logs it and exits 1.
  *
  * A second signal during shutdown is logged and otherwise ignored.
  */
@@ -64,6 +74,8 @@ export class Lifecycle {
   private current: LifecycleState = 'running';
   private sequence: Promise<number> | null = null;
   private installed = false;
+  /** A crash (exit code other than 0) reported while the sequence already ran. */
+  private lateCode = 0;
 
   constructor(private readonly options: LifecycleOptions) {}
 
@@ -74,7 +86,8 @@ export class Lifecycle {
 
   /**
    * Registers a shutdown hook (see {@link ShutdownHook}: when it runs, may be async), with its
-   * own timeout (default {@link DEFAULT_HOOK_TIMEOUT_MS}, 5 s). Hooks run last-registered first,
+   * own timeout (default {@link DEFAULT_HOOK_TIMEOUT_MS}, 5 s), cut short by what is left of the
+   * shutdown deadline. Hooks run last-registered first,
    * so register a resource's hook right after opening it. A hook added once the sequence reached
    * `hooks` does not run.
    */
@@ -112,6 +125,7 @@ export class Lifecycle {
    */
   shutdown(reason: string, exitCode = 0, options: { keepReady?: boolean } = {}): Promise<number> {
     if (this.sequence !== null) {
+      if (exitCode !== 0) this.lateCode = exitCode;
       this.options.logger.warn({ reason, state: this.current }, 'already shutting down');
       return this.sequence;
     }
@@ -121,7 +135,14 @@ export class Lifecycle {
 
   private async run(reason: string, requestedCode: number, keepReady: boolean): Promise<number> {
     const { logger, health, servers, shutdownDelayMs, shutdownTimeoutMs } = this.options;
+    const exit = this.options.exit ?? ((code: number) => process.exit(code));
     let exitCode = requestedCode;
+    const deadlines = shutdownDeadlines({ shutdownDelayMs, shutdownTimeoutMs });
+    const deadlineAt = performance.now() + deadlines.serviceMs;
+    const overdue = setTimeout(() => {
+      logger.fatal({ deadlineMs: deadlines.serviceMs }, 'shutdown deadline exceeded; exiting');
+      void flushLogs(logger).then(() => exit(1));
+    }, deadlines.serviceMs + OVERDUE_GRACE_MS);
     this.current = 'delaying';
     // A worker retired by a rolling restart leaves a pod that stays ready.
     if (!keepReady) health.beginShutdown();
@@ -140,34 +161,38 @@ export class Lifecycle {
 
     this.current = 'draining';
     logger.info({ connections: servers.reduce((n, s) => n + s.connections, 0) }, 'draining');
-    const results = await Promise.all(servers.map((s) => s.close(shutdownTimeoutMs)));
+    const drainMs = this.hooks.length > 0 ? deadlines.drainMs : shutdownTimeoutMs;
+    const results = await Promise.all(servers.map((s) => s.close(drainMs)));
     if (results.some((r) => r.forced)) {
-      logger.error({ shutdownTimeoutMs }, 'shutdown deadline passed; destroyed remaining sockets');
+      logger.error({ drainMs }, 'shutdown deadline passed; destroyed remaining sockets');
       exitCode = 1;
     }
 
     this.current = 'hooks';
     for (const hook of [...this.hooks].reverse()) {
-      if (!(await runHook(hook, logger))) exitCode = 1;
+      const leftMs = Math.max(0, Math.floor(deadlineAt - performance.now()));
+      if (!(await runHook(hook, Math.min(hook.timeoutMs, leftMs), logger))) exitCode = 1;
     }
 
     this.current = 'exiting';
+    if (this.lateCode !== 0) exitCode = Math.max(exitCode, this.lateCode);
     logger.info({ exitCode }, 'shutdown complete');
     await flushLogs(logger);
-    (this.options.exit ?? ((code: number) => process.exit(code)))(exitCode);
+    clearTimeout(overdue);
+    exit(exitCode);
     return exitCode;
   }
 }
 
-async function runHook(hook: RegisteredHook, logger: Logger): Promise<boolean> {
+async function runHook(hook: RegisteredHook, timeoutMs: number, logger: Logger): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       Promise.resolve().then(hook.fn),
       new Promise((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`timed out after ${hook.timeoutMs} ms`)),
-          hook.timeoutMs,
+          () => reject(new Error(`timed out after ${timeoutMs} ms (the shutdown deadline)`)),
+          timeoutMs,
         );
       }),
     ]);
