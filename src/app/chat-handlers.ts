@@ -67,7 +67,7 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
 
   override async post(): Promise<void> {
     const text = chatText(await this.json());
-    const message = await this.room.publish(text);
+    const message = await this.room.publish(text, this.requestId || undefined);
     this.setStatus(201);
     this.setHeader('Location', `/chat/messages?after=${message.id - 1}`);
     this.finish(message);

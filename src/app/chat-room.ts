@@ -17,8 +17,11 @@ export interface ChatMessage {
  * (`chat-cluster.ts`), or one shared by every instance through Redis (`chat-redis.ts`).
  */
 export interface ChatStore {
-  /** Posts a message; resolves with it as stored (with its id). */
-  publish(text: string): ChatMessage | Promise<ChatMessage>;
+  /**
+   * Posts a message; resolves with it as stored (with its id). `key` (the request id), where a
+   * store honours it, makes a retried post land once: the same key answers the message stored.
+   */
+  publish(text: string, key?: string): ChatMessage | Promise<ChatMessage>;
   latest(count?: number): ChatMessage[];
   /**
    * The first `limit` messages newer than `after`, oldest first (default: all of them). An `after`

@@ -5,4 +5,4 @@
 export { Primary, type PrimaryHandler, type PrimaryOptions } from './primary.js';
 export { resolveWorkerCount, type WorkerCount, workerHeapLimitMiB } from './resources.js';
 export { announceReady, attachToPrimary } from './worker.js';
-export { REQUEST_TIMEOUT_MS, WorkerChannel } from './worker-channel.js';
+export { REQUEST_TIMEOUT_MS, RequestTimeoutError, WorkerChannel } from './worker-channel.js';

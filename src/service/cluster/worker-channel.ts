@@ -6,6 +6,17 @@ type Subscriber = (payload: unknown) => void;
 export const REQUEST_TIMEOUT_MS = 2000;
 
 /**
+ * A request the primary did not answer in time: its outcome is unknown (the primary may still
+ * have acted on it), unlike a request it answered with an error.
+ */
+export class RequestTimeoutError extends Error {
+  constructor(topic: string, timeoutMs: number) {
+    super(`the primary did not answer ${topic} within ${timeoutMs} ms`);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
+/**
  * A worker's side of the IPC channel: requests to the primary (answered by handlers registered
  * there) and topics the primary broadcasts to every worker.
  */
@@ -57,7 +68,7 @@ export class WorkerChannel {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`the primary did not answer ${topic} within ${timeoutMs} ms`));
+        reject(new RequestTimeoutError(topic, timeoutMs));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       this.send({ t: 'tornode:request', id, topic, payload }).catch((error: Error) => {
