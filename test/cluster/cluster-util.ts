@@ -64,14 +64,16 @@ export function startedWorkerPids(service: ServiceProcess): number[] {
 }
 
 /**
- * Starts the service with `WORKERS=2` and returns it with its two worker pids (both workers are
+ * Starts the service (or `script`, see `fixture`) with `WORKERS=2` and returns it with its two worker pids (both workers are
  * ready: the primary says `listening` only then). Any worker still alive when the test ends is
  * killed, even if the primary is gone.
  */
 export async function startCluster(
   env: Readonly<Record<string, string | undefined>> = {},
+  script?: string,
 ): Promise<{ service: ServiceProcess; workers: number[] }> {
-  const service = await startService({ WORKERS: '2', ...env }, { timeoutMs: 15_000 });
+  const options = { timeoutMs: 15_000, ...(script === undefined ? {} : { script }) };
+  const service = await startService({ WORKERS: '2', ...env }, options);
   const workers = startedWorkerPids(service);
   expect(workers).toHaveLength(2);
   expect(new Set(workers).size).toBe(2);
