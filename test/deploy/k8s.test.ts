@@ -15,6 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/service/config.js';
+import { shutdownDeadlines } from '../../src/service/deadline.js';
 import { DEFAULT_CHECK_TIMEOUT_MS } from '../../src/service/health.js';
 import { PROBE_PATHS } from '../../src/service/probes.js';
 import {
@@ -235,15 +236,12 @@ describe('the manifests agree with the service', () => {
   });
 
   it('gives the shutdown sequence enough grace period', () => {
-    const primary = readFileSync(path.join(ROOT, 'src/service/cluster/supervision.ts'), 'utf8');
-    const margin = /SHUTDOWN_MARGIN_MS\s*=\s*([\d_]+)/.exec(primary);
-    expect(margin, 'SHUTDOWN_MARGIN_MS in src/service/cluster/supervision.ts').not.toBeNull();
-    const primaryMarginMs = Number((margin?.[1] ?? '').replaceAll('_', ''));
-    expect(primaryMarginMs).toBeGreaterThan(0);
-    // The primary kills a worker at delay + timeout + its margin; Kubernetes must not SIGKILL the
-    // pod before that, and a few seconds more let the processes exit and the logs flush.
-    const neededSeconds =
-      (config.shutdownDelayMs + config.shutdownTimeoutMs + primaryMarginMs) / 1000;
+    // The primary kills a worker at the workers' deadline (delay + timeout) plus its margin and
+    // exits 1; Kubernetes must not SIGKILL the pod before that, and a few seconds more let the
+    // processes exit and the logs flush.
+    const deadlines = shutdownDeadlines(config);
+    expect(deadlines.primaryMs).toBeGreaterThan(deadlines.serviceMs);
+    const neededSeconds = deadlines.primaryMs / 1000;
     expect(config.shutdownDelayMs).toBeGreaterThanOrEqual(5000);
     expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(neededSeconds + 3);
     expect(container.lifecycle?.preStop).toBeUndefined(); // the delay is the service's own
