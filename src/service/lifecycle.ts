@@ -74,8 +74,8 @@ export class Lifecycle {
   private current: LifecycleState = 'running';
   private sequence: Promise<number> | null = null;
   private installed = false;
-  /** A crash (exit code other than 0) reported while the sequence already ran. */
-  private lateCode = 0;
+  /** An uncaught exception or unhandled rejection happened (maybe during the sequence). */
+  private crashed = false;
 
   constructor(private readonly options: LifecycleOptions) {}
 
@@ -110,10 +110,12 @@ export class Lifecycle {
     process.on('SIGINT', onSignal);
     process.on('uncaughtException', (error) => {
       this.options.logger.fatal({ err: error }, 'uncaught exception; shutting down');
+      this.crashed = true;
       void this.shutdown('uncaughtException', 1);
     });
     process.on('unhandledRejection', (reason) => {
       this.options.logger.fatal({ err: reason }, 'unhandled promise rejection; shutting down');
+      this.crashed = true;
       void this.shutdown('unhandledRejection', 1);
     });
   }
@@ -125,7 +127,6 @@ export class Lifecycle {
    */
   shutdown(reason: string, exitCode = 0, options: { keepReady?: boolean } = {}): Promise<number> {
     if (this.sequence !== null) {
-      if (exitCode !== 0) this.lateCode = exitCode;
       this.options.logger.warn({ reason, state: this.current }, 'already shutting down');
       return this.sequence;
     }
@@ -164,18 +165,22 @@ export class Lifecycle {
     const drainMs = this.hooks.length > 0 ? deadlines.drainMs : shutdownTimeoutMs;
     const results = await Promise.all(servers.map((s) => s.close(drainMs)));
     if (results.some((r) => r.forced)) {
-      logger.error({ drainMs }, 'shutdown deadline passed; destroyed remaining sockets');
+      logger.error(
+        { shutdownTimeoutMs, drainMs },
+        'shutdown deadline passed; destroyed remaining sockets',
+      );
       exitCode = 1;
     }
 
     this.current = 'hooks';
     for (const hook of [...this.hooks].reverse()) {
       const leftMs = Math.max(0, Math.floor(deadlineAt - performance.now()));
-      if (!(await runHook(hook, Math.min(hook.timeoutMs, leftMs), logger))) exitCode = 1;
+      if (!(await runHook(hook, leftMs, logger))) exitCode = 1;
     }
 
     this.current = 'exiting';
-    if (this.lateCode !== 0) exitCode = Math.max(exitCode, this.lateCode);
+    // A crash during the sequence: the process is not trusted to have finished its work.
+    if (this.crashed) exitCode = Math.max(exitCode, 1);
     logger.info({ exitCode }, 'shutdown complete');
     await flushLogs(logger);
     clearTimeout(overdue);
@@ -184,14 +189,16 @@ export class Lifecycle {
   }
 }
 
-async function runHook(hook: RegisteredHook, timeoutMs: number, logger: Logger): Promise<boolean> {
+async function runHook(hook: RegisteredHook, leftMs: number, logger: Logger): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
+  const timeoutMs = Math.min(hook.timeoutMs, leftMs);
+  const why = timeoutMs < hook.timeoutMs ? ' (the shutdown deadline)' : '';
   try {
     await Promise.race([
       Promise.resolve().then(hook.fn),
       new Promise((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`timed out after ${timeoutMs} ms (the shutdown deadline)`)),
+          () => reject(new Error(`timed out after ${timeoutMs} ms${why}`)),
           timeoutMs,
         );
       }),
