@@ -181,6 +181,40 @@ describe('MetricsAggregator', () => {
     expect(jobs(text)).toBe(1);
   });
 
+  it('counts a worker once when its exit races a scrape (a late snapshot after retire)', async () => {
+    const one = new FakeWorker();
+    const two = new FakeWorker();
+    one.job('a', 0.05);
+    two.job('a', 0.05);
+    const aggregator = new MetricsAggregator();
+    const answered = await one.snapshot();
+    one.job('a', 0.05);
+    aggregator.retire(1, await one.snapshot());
+    // The scrape's answer from worker 1 arrives after its exit: the final snapshot already holds it.
+    aggregator.remember(1, answered);
+    aggregator.remember(2, await two.snapshot());
+    const { snapshots, stale } = aggregator.latest(new Set());
+    expect(snapshots).toHaveLength(1);
+    expect(stale).toBe(0);
+    expect(jobs(await aggregator.render(snapshots, 1, stale))).toBe(3);
+  });
+
+  it("keeps a silent live worker's last snapshot, counted as stale", async () => {
+    const one = new FakeWorker();
+    const two = new FakeWorker();
+    one.job('a', 0.05);
+    two.job('a', 0.05);
+    const aggregator = new MetricsAggregator();
+    aggregator.remember(1, await one.snapshot());
+    aggregator.remember(2, await two.snapshot());
+    two.job('a', 0.05);
+    aggregator.remember(2, await two.snapshot()); // worker 1 misses this scrape
+    const { snapshots, stale } = aggregator.latest(new Set([1]));
+    const text = await aggregator.render(snapshots, 2, stale);
+    expect(jobs(text)).toBe(3);
+    expect(sampleValue(text, 'cluster_worker_scrape_stale')).toBe(1);
+  });
+
   it('drops the gauges of retired workers', async () => {
     const one = new FakeWorker();
     const two = new FakeWorker();
