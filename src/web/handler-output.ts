@@ -163,7 +163,10 @@ export function finishOutput(h: HandlerCore, chunk: Chunk | undefined): void {
   }
 }
 
-/** `sendError`: a fresh response rendered by `writeError`, or a cut connection if too late. */
+/**
+ * `sendError`: a fresh response rendered by `writeError` (keeping only the `Set-Cookie` headers set
+ * before), or a cut connection if too late.
+ */
 export function sendErrorResponse(h: HandlerCore, status: number, error: unknown): void {
   const res = h.response;
   if (h[kFinished] && !res.headersSent) return;
@@ -177,7 +180,10 @@ export function sendErrorResponse(h: HandlerCore, status: number, error: unknown
     }
     return;
   }
+  // Cookies survive the error page (as in Tornado): a logout or a fresh `_xsrf` cookie still lands.
+  const cookies = res.getHeader('set-cookie');
   h.clear();
+  if (cookies !== undefined) res.setHeader('Set-Cookie', cookies);
   h.setStatus(status);
   if (error instanceof HttpError && error.headers !== undefined) {
     for (const [name, value] of Object.entries(error.headers)) h.setHeader(name, value);
