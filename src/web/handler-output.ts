@@ -188,6 +188,9 @@ export function sendErrorResponse(h: HandlerCore, status: number, error: unknown
   if (error instanceof HttpError && error.headers !== undefined) {
     for (const [name, value] of Object.entries(error.headers)) h.setHeader(name, value);
   }
+  if (status === 401 && !res.hasHeader('www-authenticate')) {
+    res.setHeader('WWW-Authenticate', h.authChallenge ?? h.application.settings.authChallenge);
+  }
   try {
     h.writeError(status, error);
   } catch (writeFailure) {
