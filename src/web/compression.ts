@@ -124,7 +124,10 @@ export function negotiateEncoding(header: string | undefined): EncodingChoice {
   let choice = choices.get(header);
   if (choice === undefined) {
     choice = parseAcceptEncoding(header);
-    // Clients send a handful of distinct headers; a bounded memo makes this a map lookup.
+    // Clients send a handful of distinct headers; a bounded memo makes this a map lookup. Measured
+    // (Node 24, shared 2-core machine, 3 rounds): a hit costs 20–90 ns either way; a miss costs
+    // 3.3–6.8 µs with negotiator vs 2.3–3.3 µs with the hand-written parser it replaced, and the
+    // HTTP bench (hello, `Accept-Encoding: gzip, deflate, br`) showed no difference beyond noise.
     if (choices.size >= MAX_CACHED_CHOICES) choices.clear();
     choices.set(header, choice);
   }
