@@ -64,7 +64,9 @@ describe('compression of large bodies off the event loop', () => {
     expect(response.header('vary')).toBe('Accept-Encoding');
     expect(gunzipSync(response.body).toString()).toBe(BIG);
     expect(endedAtFinish).toEqual([false]);
-    expect(stall, `longest stall ${stall} ms vs sync gzip ${syncMs} ms`).toBeLessThan(syncMs * 0.75);
+    expect(stall, `longest stall ${stall} ms vs sync gzip ${syncMs} ms`).toBeLessThan(
+      syncMs * 0.75,
+    );
   });
 
   it('a small body keeps the synchronous path; HEAD and identity are never compressed', async () => {
