@@ -5,6 +5,12 @@ import { type ChatBatch, ChatRoom, type ChatStore, type HeldPoll } from './chat-
 export const MAX_POLL_SECONDS = 25;
 /** Longest message, in characters (code points). */
 export const MAX_TEXT_LENGTH = 1000;
+/**
+ * Largest message as stored and sent: the UTF-8 bytes of its JSON string (without the quotes).
+ * Characters alone do not bound it: a control character is sent as a six-byte `\u00XX`, so 1,000
+ * of them would be 6,000 bytes, times 100 messages per answer.
+ */
+export const MAX_TEXT_BYTES = 4096;
 
 /** Options of the chat handlers. */
 export interface ChatOptions {
@@ -82,7 +88,8 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
 
 /**
  * The text of a message to post, from a parsed `{"text": "..."}` body (HTTP or WebSocket): 422
- * unless it is an object whose `text` is a string of 1 to {@link MAX_TEXT_LENGTH} characters.
+ * unless it is an object whose `text` is a string of 1 to {@link MAX_TEXT_LENGTH} characters and
+ * at most {@link MAX_TEXT_BYTES} bytes as JSON.
  */
 export function chatText(body: unknown): string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -93,6 +100,13 @@ export function chatText(body: unknown): string {
   const length = [...text].length;
   if (length < 1 || length > MAX_TEXT_LENGTH) {
     throw new HttpError(422, `text must be 1 to ${MAX_TEXT_LENGTH} characters, got ${length}`);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(text)) - 2;
+  if (bytes > MAX_TEXT_BYTES) {
+    throw new HttpError(
+      422,
+      `text must be at most ${MAX_TEXT_BYTES} bytes as JSON (UTF-8), got ${bytes}`,
+    );
   }
   return text;
 }

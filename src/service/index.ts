@@ -29,5 +29,10 @@ export {
   ServiceMetrics,
   UNMATCHED_ROUTE,
 } from './metrics.js';
-export { operationalRoutes, PROBE_PATHS, QUIET_ROUTES } from './probes.js';
+export {
+  type OperationalRouteOptions,
+  operationalRoutes,
+  PROBE_PATHS,
+  QUIET_ROUTES,
+} from './probes.js';
 export { Service, type ServiceOptions } from './service.js';

@@ -1,5 +1,5 @@
 import { RequestHandler, type RouteEntry, url } from '../web/index.js';
-import type { Health } from './health.js';
+import type { CheckResult, Health } from './health.js';
 import type { ServiceMetrics } from './metrics.js';
 
 /** Paths of the probe and metrics endpoints. */
@@ -16,14 +16,29 @@ export const QUIET_ROUTES: ReadonlySet<string> = new Set(Object.values(PROBE_PAT
 
 interface ProbeOptions {
   readonly health: Health;
+  /** Whether `?verbose` may show each check's error text and duration (the admin port only). */
+  readonly details: boolean;
+}
+
+/** Options of {@link operationalRoutes}. */
+export interface OperationalRouteOptions {
+  /**
+   * Let `/readyz?verbose` show a failing check's error text and each check's duration. Only for
+   * a listener application traffic cannot reach (the admin port): an error text can name hosts,
+   * users or versions. Elsewhere `?verbose` lists names and ok/failed, and the errors go to the
+   * log. Default `false`.
+   */
+  readonly details?: boolean;
 }
 
 /** Common ground of the probes: never cached, `?verbose` for JSON, plain text otherwise. */
 abstract class ProbeHandler extends RequestHandler<ProbeOptions> {
   protected health!: Health;
+  protected details = false;
 
   override initialize(options: ProbeOptions): void {
     this.health = options.health;
+    this.details = options.details;
   }
 
   override setDefaultHeaders(): void {
@@ -70,10 +85,18 @@ export class ReadyzHandler extends ProbeHandler {
     // check (thrown error, rejection, `false`, timeout) with the request id, once per probe.
     if (failing.length > 0) this.log.warn({ checks: failing }, 'readiness check failed');
     const text = verdict.ok ? 'ok' : (verdict.reason ?? `failing checks: ${failed.join(', ')}`);
-    const details: Record<string, unknown> = { checks: verdict.checks };
+    const checks = this.details ? verdict.checks : verdict.checks.map(outcome);
+    const details: Record<string, unknown> = { checks };
     if (verdict.reason !== undefined) details.reason = verdict.reason;
     this.answer(verdict.ok, text, details);
   }
+}
+
+/** What the public port's `?verbose` shows of a check: its name, ok or not, critical or not. */
+function outcome(check: CheckResult): Pick<CheckResult, 'name' | 'ok' | 'critical'> {
+  return check.critical === false
+    ? { name: check.name, ok: check.ok, critical: false }
+    : { name: check.name, ok: check.ok };
 }
 
 /** `/metrics`: the Prometheus text exposition. */
@@ -93,12 +116,17 @@ export class MetricsHandler extends RequestHandler<{ readonly metrics: ServiceMe
 }
 
 /** The probe and metrics routes, to put in front of an application's own. */
-export function operationalRoutes(health: Health, metrics: ServiceMetrics): RouteEntry[] {
+export function operationalRoutes(
+  health: Health,
+  metrics: ServiceMetrics,
+  options: OperationalRouteOptions = {},
+): RouteEntry[] {
+  const probe = { health, details: options.details ?? false };
   return [
-    url(PROBE_PATHS.live, LivezHandler, { health }),
-    url(PROBE_PATHS.ready, ReadyzHandler, { health }),
-    url(PROBE_PATHS.startup, StartupzHandler, { health }),
-    url(PROBE_PATHS.health, ReadyzHandler, { health }),
+    url(PROBE_PATHS.live, LivezHandler, probe),
+    url(PROBE_PATHS.ready, ReadyzHandler, probe),
+    url(PROBE_PATHS.startup, StartupzHandler, probe),
+    url(PROBE_PATHS.health, ReadyzHandler, probe),
     url(PROBE_PATHS.metrics, MetricsHandler, { metrics }),
   ];
 }

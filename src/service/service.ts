@@ -91,7 +91,9 @@ export class Service {
     const servers = [new HttpServer(this.app, serverOptions)];
     this.adminApp = null;
     if (this.config.adminPort !== undefined) {
-      this.adminApp = new Application(ops, { logger: this.logger, requestId });
+      // Check errors only here: application traffic cannot reach this port.
+      const adminOps = operationalRoutes(this.health, this.metrics, { details: true });
+      this.adminApp = new Application(adminOps, { logger: this.logger, requestId });
       this.adminApp.addObserver(accessLog);
       servers.push(new HttpServer(this.adminApp, serverOptions));
     }

@@ -204,6 +204,13 @@ export class Application implements HandlerHost {
     target: RouteTarget,
     match: RouteMatch<RouteTarget> | null,
   ): void {
+    // A pipelined request waits for the answers before it to be written (node:http then hands
+    // its response the socket): building them all at once let a client that sends many requests
+    // and reads none hold every answer in memory (README, "Slow readers").
+    if (res.socket === null) {
+      res.once('socket', () => this.start(req, res, path, target, match));
+      return;
+    }
     let handler: RequestHandler<unknown>;
     try {
       handler = new target.handler(this, req, res, match?.route ?? null);

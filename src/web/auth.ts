@@ -11,6 +11,11 @@ export interface AuthRequest {
   readonly request: IncomingMessage;
   readonly protocol: string;
   readonly application: { readonly settings: { readonly loginUrl: string | undefined } };
+  /**
+   * The `WWW-Authenticate` challenge of this handler's 401s (say `Basic realm="admin"`); when not
+   * set, the application's `authChallenge` setting (default `Bearer`).
+   */
+  readonly authChallenge?: string | undefined;
   getCurrentUser(): unknown;
   redirect(url: string): void;
 }

@@ -60,6 +60,11 @@ export abstract class HandlerBase {
   error: unknown;
   /** Body bytes handed to the connection so far (none for HEAD and 204/304 responses). */
   bytesWritten: number;
+  /**
+   * The `WWW-Authenticate` challenge of this handler's 401s (`override authChallenge = 'Basic
+   * realm="admin"'`); when unset, the `authChallenge` setting's.
+   */
+  declare readonly authChallenge?: string | undefined;
   /** @internal */ [kFinished]: boolean;
   /** @internal */ [kAborted]: boolean;
   /** @internal */ [kChunks]: (string | Uint8Array)[];

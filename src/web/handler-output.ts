@@ -138,24 +138,52 @@ export function finishOutput(h: HandlerCore, chunk: Chunk | undefined): void {
     else send(h, takeBody(h), true);
   } else {
     prepareHeaders(h);
-    let body = takeBody(h);
+    let body: string | Buffer | Promise<Buffer> = takeBody(h);
     const app = h.application;
     if (app.transformsOutput) {
       if (app.settings.etag) body = applyAutoEtag(h, body);
       if (app.settings.compress !== null) body = compressBody(h, body, app.settings.compress);
     }
-    const status = res.statusCode;
-    if (status === 204 || status === 304 || status < 200) {
-      res.end();
-    } else if (h.method === 'HEAD') {
-      if (!res.hasHeader('content-length')) {
-        res.setHeader('Content-Length', Buffer.byteLength(body));
-      }
-      res.end();
-    } else {
-      send(h, body, true);
+    if (body instanceof Promise) {
+      sendWhenCompressed(h, body);
+      return;
     }
+    endInOnePiece(h, body);
   }
+  callOnFinish(h);
+}
+
+function endInOnePiece(h: HandlerCore, body: string | Buffer): void {
+  const res = h.response;
+  const status = res.statusCode;
+  if (status === 204 || status === 304 || status < 200) {
+    res.end();
+  } else if (h.method === 'HEAD') {
+    if (!res.hasHeader('content-length')) {
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+    }
+    res.end();
+  } else {
+    send(h, body, true);
+  }
+}
+
+/** A large body compressed on the thread pool: sent (and `onFinish` called) once it is ready. */
+function sendWhenCompressed(h: HandlerCore, pending: Promise<Buffer>): void {
+  pending.then(
+    (body) => {
+      if (h.response.destroyed) return; // the client left meanwhile
+      send(h, body, true);
+      callOnFinish(h);
+    },
+    (error: unknown) => {
+      h.logException(error);
+      h.response.destroy();
+    },
+  );
+}
+
+function callOnFinish(h: HandlerCore): void {
   try {
     h.onFinish();
   } catch (error) {
@@ -163,7 +191,10 @@ export function finishOutput(h: HandlerCore, chunk: Chunk | undefined): void {
   }
 }
 
-/** `sendError`: a fresh response rendered by `writeError`, or a cut connection if too late. */
+/**
+ * `sendError`: a fresh response rendered by `writeError` (keeping only the `Set-Cookie` headers set
+ * before), or a cut connection if too late.
+ */
 export function sendErrorResponse(h: HandlerCore, status: number, error: unknown): void {
   const res = h.response;
   if (h[kFinished] && !res.headersSent) return;
@@ -177,10 +208,16 @@ export function sendErrorResponse(h: HandlerCore, status: number, error: unknown
     }
     return;
   }
+  // Cookies survive the error page (as in Tornado): a logout or a fresh `_xsrf` cookie still lands.
+  const cookies = res.getHeader('set-cookie');
   h.clear();
+  if (cookies !== undefined) res.setHeader('Set-Cookie', cookies);
   h.setStatus(status);
   if (error instanceof HttpError && error.headers !== undefined) {
     for (const [name, value] of Object.entries(error.headers)) h.setHeader(name, value);
+  }
+  if (status === 401 && !res.hasHeader('www-authenticate')) {
+    res.setHeader('WWW-Authenticate', h.authChallenge ?? h.application.settings.authChallenge);
   }
   try {
     h.writeError(status, error);

@@ -11,6 +11,7 @@ export { authenticated } from './auth.js';
 export {
   type CompressionOptions,
   type ContentCoding,
+  DEFAULT_ASYNC_THRESHOLD,
   type EncodingChoice,
   isCompressible,
   negotiateEncoding,

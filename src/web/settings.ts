@@ -43,6 +43,12 @@ export interface HandlerSettings {
   xsrfCookieOptions?: CookieOptions;
   /** Where `@authenticated` GET and HEAD requests without a user go (with `?next=`). */
   loginUrl?: string;
+  /**
+   * The `WWW-Authenticate` challenge every 401 carries (RFC 9110 §11.6.1 requires one) unless the
+   * error or the handler's `authChallenge` gives its own. Default `Bearer` (`Basic` would make
+   * browsers show a password dialog).
+   */
+  authChallenge?: string;
   /** Limits on `multipart/form-data` bodies (parts, fields, files, sizes). */
   multipart?: MultipartLimits;
   /**
@@ -72,6 +78,7 @@ export interface ResolvedSettings {
   readonly xsrfCookies: boolean;
   readonly xsrfCookieOptions: Readonly<CookieOptions>;
   readonly loginUrl: string | undefined;
+  readonly authChallenge: string;
   readonly multipart: Readonly<Required<MultipartLimits>>;
   /** Compression options, or `null` when compression is off. */
   readonly compress: ResolvedCompression | null;
@@ -102,6 +109,7 @@ export function resolveSettings(settings: HandlerSettings): ResolvedSettings {
     xsrfCookies: settings.xsrfCookies ?? false,
     xsrfCookieOptions: Object.freeze({ ...settings.xsrfCookieOptions }),
     loginUrl: settings.loginUrl,
+    authChallenge: checkChallenge(settings.authChallenge ?? 'Bearer'),
     multipart: resolveMultipartLimits(settings.multipart),
     compress: resolveCompression(settings.compress),
     etag: settings.etag ?? false,
@@ -110,4 +118,14 @@ export function resolveSettings(settings: HandlerSettings): ResolvedSettings {
   });
   serializeCookie(XSRF_COOKIE, '', resolved.xsrfCookieOptions); // bad options fail here
   return resolved;
+}
+
+function checkChallenge(challenge: string): string {
+  // A scheme token first (RFC 9110 §11.1), no line breaks: the value goes into a header.
+  if (typeof challenge !== 'string' || !/^[!#$%&'*+.^_`|~\w-]+(?: [^\r\n\0]*)?$/.test(challenge)) {
+    throw new TypeError(
+      `authChallenge must be a scheme like 'Bearer', got ${JSON.stringify(challenge)}`,
+    );
+  }
+  return challenge;
 }

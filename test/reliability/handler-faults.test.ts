@@ -144,8 +144,9 @@ describe('handler faults', () => {
     const body = (await res.json()) as { checks: { name: string; ok: boolean; error?: string }[] };
     const byName = Object.fromEntries(body.checks.map((c) => [c.name, c]));
     expect(byName.fine).toMatchObject({ ok: true });
-    expect(byName.throws).toMatchObject({ ok: false, error: 'dependency unreachable' });
-    expect(byName.hangs).toMatchObject({ ok: false, error: 'timed out after 200 ms' });
+    // The public port shows names and outcomes; the error texts go to the log (and admin port).
+    expect(byName.throws).toEqual({ name: 'throws', ok: false });
+    expect(byName.hangs).toEqual({ name: 'hangs', ok: false });
     // The hanging check does not hold the probe beyond its own timeout (generous bound: busy box).
     expect(elapsed).toBeLessThan(2_000);
     await service.waitForLine(
@@ -156,7 +157,10 @@ describe('handler faults', () => {
     const line = linesOf(reqId).find((l) => l.msg === 'readiness check failed') as LogLine;
     expect(line.level).toBe(LEVEL.warn);
     const failed = line.checks as { name: string; error: string }[];
-    expect(failed.map((c) => c.name).sort()).toEqual(['hangs', 'throws']);
+    expect(Object.fromEntries(failed.map((c) => [c.name, c.error]))).toEqual({
+      hangs: 'timed out after 200 ms',
+      throws: 'dependency unreachable',
+    });
     // Liveness is unaffected and the application keeps serving.
     expect((await fetch(`http://127.0.0.1:${service.port}/livez`)).status).toBe(200);
     await expectServing(service.port);

@@ -116,12 +116,15 @@ describe('readiness checks (fixture)', () => {
   }
 
   it('with passing checks: /readyz 200 and ?verbose lists each check by name as ok', async () => {
-    const service = await startService({ FIXTURE_CHECKS: 'passing' }, { script: CUSTOM });
+    const service = await startService(
+      { FIXTURE_CHECKS: 'passing', ADMIN_PORT: '0' },
+      { script: CUSTOM },
+    );
     const plain = await send(service.port, '/readyz');
     expect(plain.status).toBe(200);
     expect(plain.body).toBe('ok\n');
 
-    const res = await send(service.port, '/readyz?verbose');
+    const res = await send(service.adminPort as number, '/readyz?verbose');
     expect(res.status).toBe(200);
     const body = JSON.parse(res.body) as Verbose;
     expect(body.status).toBe('ok');
@@ -139,9 +142,12 @@ describe('readiness checks (fixture)', () => {
     expect(healthz.checks.map((c) => c.name)).toEqual(['database', 'cache']);
   });
 
-  it('with failing checks: 503, each failure with its error text; liveness and start-up stay 200', async () => {
-    const service = await startService({ FIXTURE_CHECKS: 'failing' }, { script: CUSTOM });
-    const res = await send(service.port, '/readyz?verbose&foo=1');
+  it('with failing checks: 503, each failure with its error text (admin port); liveness and start-up stay 200', async () => {
+    const service = await startService(
+      { FIXTURE_CHECKS: 'failing', ADMIN_PORT: '0' },
+      { script: CUSTOM },
+    );
+    const res = await send(service.adminPort as number, '/readyz?verbose&foo=1');
     expect(res.status).toBe(503);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['content-type']).toMatch(/^application\/json/);
