@@ -79,8 +79,8 @@ FROM $BASE
 USER node
 WORKDIR /home/node
 EOF
-DOCKER_BUILDKIT=0 docker build --network host --pull=false -q -t "$IMAGE" "$tmp" >/dev/null \
-  || die "docker build of the bare image failed"
+DOCKER_BUILDKIT=0 docker build --network host --pull=false -t "$IMAGE" "$tmp" >"$tmp/build.log" 2>&1 \
+  || { tail -20 "$tmp/build.log" >&2; die "docker build of the bare image failed"; }
 absent=$(docker run --rm --network host "$IMAGE" sh -c \
   'for p in curl wget git chromium prometheus promtool redis-server docker kubectl; do command -v $p >/dev/null && echo $p; done; true')
 if [[ -z $absent ]]; then ok "bare image: node $(docker run --rm --network host "$IMAGE" node --version), npm, no curl/wget/git/chromium/prometheus/promtool/redis-server/docker/kubectl"; else bad "the bare image has: $absent"; fi
