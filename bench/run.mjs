@@ -4,12 +4,14 @@
 // BENCH_POLLS (10000), BENCH_ONLY (comma list of: http,router,longpoll,startup),
 // BENCH_CONTENDERS (comma list of HTTP contenders, node-http always included; optional ones such as
 // framework-etag and framework-compress run only when named), BENCH_ACCEPT_ENCODING (a header).
+// `node bench/run.mjs --report` measures nothing: it rewrites results.md from results.json.
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { runHttp } from './http.mjs';
 import { runLongPoll, runStartup } from './longpoll.mjs';
 import { runRouter } from './router.mjs';
+import { targetsTable } from './targets.mjs';
 
 const env = process.env;
 const only = new Set((env.BENCH_ONLY ?? 'http,router,longpoll,startup').split(','));
@@ -26,46 +28,55 @@ const command = `${Object.entries(env)
   .map(([k, v]) => `${k}=${v} `)
   .join('')}npm run bench`;
 
-const results = {
-  date: new Date().toISOString(),
-  command,
-  node: process.version,
-  machine: {
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cpus: os.availableParallelism(),
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    kernel: os.release(),
-    wrk: execSync('wrk -v 2>&1 || true', { encoding: 'utf8' }).split('\n')[0],
-  },
-  options: { ...options, log: undefined, polls },
-};
+const dir = new URL('.', import.meta.url).pathname;
+const reportOnly = process.argv.includes('--report');
 
-if (only.has('router')) {
-  process.stderr.write('router lookup …\n');
-  results.router = runRouter();
-}
-if (only.has('startup')) {
-  process.stderr.write('start-up …\n');
-  results.startup = await runStartup();
-}
-if (only.has('longpoll')) {
-  process.stderr.write(`${polls} long polls …\n`);
-  results.longPoll = await runLongPoll({ count: polls, log: options.log });
-}
-if (only.has('http')) {
-  process.stderr.write('HTTP throughput …\n');
-  results.http = await runHttp(options);
+const results = reportOnly
+  ? JSON.parse(readFileSync(`${dir}results.json`, 'utf8'))
+  : {
+      date: new Date().toISOString(),
+      command,
+      node: process.version,
+      machine: {
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        cpus: os.availableParallelism(),
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        kernel: os.release(),
+        wrk: execSync('wrk -v 2>&1 || true', { encoding: 'utf8' }).split('\n')[0],
+      },
+      options: { ...options, log: undefined, polls },
+    };
+
+if (!reportOnly) await measure();
+
+async function measure() {
+  if (only.has('router')) {
+    process.stderr.write('router lookup …\n');
+    results.router = runRouter();
+  }
+  if (only.has('startup')) {
+    process.stderr.write('start-up …\n');
+    results.startup = await runStartup();
+  }
+  if (only.has('longpoll')) {
+    process.stderr.write(`${polls} long polls …\n`);
+    results.longPoll = await runLongPoll({ count: polls, log: options.log });
+  }
+  if (only.has('http')) {
+    process.stderr.write('HTTP throughput …\n');
+    results.http = await runHttp(options);
+  }
 }
 
 const md = [];
 md.push('# Benchmark results', '');
 md.push(`- date: ${results.date}`);
-md.push(`- command: \`${command}\``);
+md.push(`- command: \`${results.command}\``);
 md.push(
   `- Node ${results.node}; ${results.machine.cpus} × ${results.machine.cpu}; ${results.machine.memoryGiB} GiB; Linux ${results.machine.kernel}; ${results.machine.wrk}`,
 );
 md.push(
-  `- method: each server alone on CPU 0 (taskset), wrk (1 thread, ${options.connections} connections) on CPU 1; ${options.warmup} s warm-up then ${options.seconds} s measured, ${options.rounds} interleaved rounds; medians; every run checked for zero socket errors, zero non-2xx and the right body before and after.`,
+  `- method: each server alone on CPU 0 (taskset), wrk (1 thread, ${results.options.connections} connections) on CPU 1; ${results.options.warmup} s warm-up then ${results.options.seconds} s measured, ${results.options.rounds} interleaved rounds; medians; every run checked for zero socket errors, zero non-2xx and the right body before and after.`,
 );
 md.push('');
 if (results.http) {
@@ -111,9 +122,14 @@ if (results.startup) {
     '',
   );
 }
-const dir = new URL('.', import.meta.url).pathname;
-writeFileSync(`${dir}results.json`, `${JSON.stringify(results, null, 2)}\n`);
-// The analysis (targets, where the time goes) is written by people: appended as it is.
-if (existsSync(`${dir}analysis.md`)) md.push('', readFileSync(`${dir}analysis.md`, 'utf8').trim());
+md.push(...targetsTable(results));
+if (!reportOnly) writeFileSync(`${dir}results.json`, `${JSON.stringify(results, null, 2)}\n`);
+// bench/redis-chat.mjs writes its own section between markers: kept as it is.
+const previous = existsSync(`${dir}results.md`) ? readFileSync(`${dir}results.md`, 'utf8') : '';
+const redis = /<!-- redis-chat:start -->[\s\S]*<!-- redis-chat:end -->/.exec(previous);
+if (redis) md.push(redis[0], '');
+md.push(
+  'Where the time goes, what changed between runs and how the figures were found: [analysis.md](analysis.md).',
+);
 writeFileSync(`${dir}results.md`, `${md.join('\n')}\n`);
 process.stdout.write(`${md.join('\n')}\n`);

@@ -1,6 +1,15 @@
 export { AccessLog, CLIENT_CLOSED_REQUEST } from './access-log.js';
 export { type Config, ConfigError, LOG_LEVELS, type LogLevel, loadConfig } from './config.js';
 export {
+  type ConfigValues,
+  configOrExit,
+  defineConfig,
+  EX_CONFIG,
+  extendConfig,
+  type Variable,
+  variable,
+} from './config-define.js';
+export {
   type CheckOptions,
   type CheckResult,
   DEFAULT_CHECK_TIMEOUT_MS,

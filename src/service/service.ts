@@ -5,6 +5,7 @@ import {
   type ApplicationSettings,
   HttpServer,
   type RouteEntry,
+  type RouteSpec,
 } from '../web/index.js';
 import { AccessLog } from './access-log.js';
 import { type Config, loadConfig } from './config.js';
@@ -12,7 +13,7 @@ import { Health } from './health.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, flushLogs, requestIdGenerator } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
-import { operationalRoutes, QUIET_ROUTES } from './probes.js';
+import { operationalRoutes, PROBE_PATHS, QUIET_ROUTES } from './probes.js';
 
 /** Options of {@link Service}. */
 export interface ServiceOptions {
@@ -85,7 +86,12 @@ export class Service {
       requestId,
       maxBodyBytes: this.config.maxBodyBytes,
     };
-    this.app = new Application([...ops, ...options.routes], settings);
+    // With an admin port, /metrics leaves the public one (404 there): traffic cannot read internals.
+    const publicOps =
+      this.config.adminPort === undefined
+        ? ops
+        : ops.filter((r) => (r as RouteSpec).pattern !== PROBE_PATHS.metrics);
+    this.app = new Application([...publicOps, ...options.routes], settings);
     this.app.addObserver(this.metrics).addObserver(accessLog);
     const serverOptions = { keepAliveTimeoutMs: this.config.keepAliveTimeoutMs };
     const servers = [new HttpServer(this.app, serverOptions)];

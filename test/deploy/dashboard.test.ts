@@ -5,10 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { startService } from '../support/process.js';
 import {
   dashboardQueries,
   hasSeries,
+  KUBE_STATE_SERIES,
   parseExposition,
   selectors,
   variableQueryExpr,
@@ -19,6 +21,10 @@ const DASHBOARD_FILE = new URL(
   import.meta.url,
 );
 const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8'));
+const RULES_FILE = new URL(
+  '../../k8s/components/prometheus-rules/prometheusrule.yaml',
+  import.meta.url,
+);
 const queries = dashboardQueries(dashboard);
 
 describe('the PromQL reader', () => {
@@ -74,7 +80,11 @@ describe('the Grafana dashboard', () => {
     const unfiltered = queries
       .filter((q) => q.panel)
       .flatMap((q) => selectors(q.expr).map((s) => ({ ...s, where: q.where })))
-      .filter((s) => !['$namespace', '$job', '$pod'].every((v) => s.matchers?.includes(v)))
+      .filter((s) => {
+        // kube-state-metrics' series carry its own job: the container name stands in for it.
+        const job = KUBE_STATE_SERIES.has(s.name) ? 'container="tornode"' : '$job';
+        return !['$namespace', job, '$pod'].every((v) => s.matchers?.includes(v));
+      })
       .map((s) => `${s.where}: ${s.name}{${s.matchers ?? ''}}`);
     expect(unfiltered).toEqual([]);
   });
@@ -96,8 +106,38 @@ describe('the Grafana dashboard', () => {
     }
     expect(used.size).toBeGreaterThan(5);
     const missing = [...used]
-      .filter(([name]) => !hasSeries(exposition, name))
+      .filter(([name]) => !hasSeries(exposition, name) && !KUBE_STATE_SERIES.has(name))
       .map(([name, where]) => `${name} (${where.join(', ')})`);
     expect(missing).toEqual([]);
+  });
+
+  it('has a panel per alert, on the same series, with the threshold of the alert as its red line', () => {
+    const rules = parseYaml(readFileSync(RULES_FILE, 'utf8')).spec.groups.flatMap(
+      (g: { rules: unknown[] }) => g.rules,
+    ) as { alert: string; expr: string }[];
+    expect(rules.length).toBeGreaterThanOrEqual(5);
+    for (const rule of rules) {
+      const panel = dashboard.panels.find((p: { description?: string }) =>
+        p.description?.startsWith(`Alert ${rule.alert}:`),
+      );
+      expect(panel, `a panel described "Alert ${rule.alert}: …"`).toBeDefined();
+      const exprs: string[] = panel.targets.map((t: { expr: string }) => t.expr);
+      const names = (e: string): string[] => selectors(e).map((s) => s.name);
+      for (const name of names(rule.expr)) {
+        expect(exprs.flatMap(names), `${rule.alert}: ${name}`).toContain(name);
+      }
+      // Long polls left out of the latency alert are left out of its panel too.
+      for (const matcher of rule.expr.match(/route!~"[^"]*"/g) ?? []) {
+        expect(exprs.join('\n'), `${rule.alert}: ${matcher}`).toContain(matcher);
+      }
+      // `> N` alerts above N; `== 0` (a target down) as soon as one series is there.
+      const above = /(>|==)\s*([\d.]+)\s*$/.exec(rule.expr.trim());
+      const threshold = above?.[1] === '==' ? 1 : Number(above?.[2]);
+      const steps = panel.fieldConfig.defaults.thresholds.steps as {
+        color: string;
+        value: number;
+      }[];
+      expect(steps.find((s) => s.color === 'red')?.value, rule.alert).toBe(threshold);
+    }
   });
 });

@@ -213,11 +213,11 @@ describe('the manifests agree with the service', () => {
     expect(config.workers).toBeGreaterThanOrEqual(1);
   });
 
-  it('probes /startupz, /livez and /readyz on the http port, with timings that fit together', () => {
+  it('probes /startupz, /livez and /readyz on the admin port, with timings that fit together', () => {
     const { startupProbe: startup, livenessProbe: liveness, readinessProbe: readiness } = container;
-    expect(startup.httpGet).toEqual({ path: PROBE_PATHS.startup, port: 'http' });
-    expect(liveness.httpGet).toEqual({ path: PROBE_PATHS.live, port: 'http' });
-    expect(readiness.httpGet).toEqual({ path: PROBE_PATHS.ready, port: 'http' });
+    expect(startup.httpGet).toEqual({ path: PROBE_PATHS.startup, port: 'admin' });
+    expect(liveness.httpGet).toEqual({ path: PROBE_PATHS.live, port: 'admin' });
+    expect(readiness.httpGet).toEqual({ path: PROBE_PATHS.ready, port: 'admin' });
     const window = (p: Json): number => (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3);
     for (const probe of [startup, liveness, readiness]) {
       expect(probe.timeoutSeconds ?? 1).toBeLessThan(probe.periodSeconds ?? 10);
@@ -348,7 +348,7 @@ describe('the manifests agree with the service', () => {
   it('declares Prometheus scraping with pod annotations', () => {
     expect(pod.metadata.annotations).toMatchObject({
       'prometheus.io/scrape': 'true',
-      'prometheus.io/port': String(httpPort.containerPort),
+      'prometheus.io/port': String(config.adminPort),
       'prometheus.io/path': PROBE_PATHS.metrics,
     });
   });

@@ -184,6 +184,14 @@ export const SCRAPE_SERIES: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Series the dashboard and the alerts read from kube-state-metrics rather than from the service's
+ * /metrics (scraped under their own job, so filtered by namespace, pod and container instead).
+ */
+export const KUBE_STATE_SERIES: ReadonlySet<string> = new Set([
+  'kube_pod_container_status_restarts_total',
+]);
+
+/**
  * Whether a query can find series named `name` in this exposition: a sample of that name is there,
  * or `name` is a histogram's `_bucket`/`_sum`/`_count` (a summary's `_sum`/`_count`) and the family
  * is declared (labelled series appear only once something was observed). A histogram's own family

@@ -186,7 +186,7 @@ describe('readiness checks (fixture)', () => {
 });
 
 describe('ADMIN_PORT', () => {
-  it('serves the probes and /metrics on the admin port too, and no application route', async () => {
+  it('serves the probes on both ports, /metrics on the admin port alone, and no application route there', async () => {
     const service = await startService({ ADMIN_PORT: '0' });
     const adminPort = service.adminPort;
     expect(service.listeningLine?.adminPort, 'adminPort on the listening line').toBeTypeOf(
@@ -206,12 +206,18 @@ describe('ADMIN_PORT', () => {
         expect(head.status).toBe(200);
         expect(comparable(head.headers)).toEqual(comparable(get.headers));
       }
-      const metrics = await send(port, '/metrics');
-      expect(metrics.status, `/metrics on ${port}`).toBe(200);
-      expect(metrics.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
-      expect(metrics.body).toMatch(/^# HELP /m);
-      expect(metrics.body).toContain('process_cpu_user_seconds_total');
     }
+    const metrics = await send(adminPort, '/metrics');
+    expect(metrics.status, '/metrics on the admin port').toBe(200);
+    expect(metrics.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(metrics.body).toMatch(/^# HELP /m);
+    expect(metrics.body).toContain('process_cpu_user_seconds_total');
+    // Application traffic cannot read internals: /metrics leaves the public port.
+    for (const method of ['GET', 'HEAD'] as const) {
+      const hidden = await send(service.port, '/metrics', { method });
+      expect(hidden.status, `${method} /metrics on the public port`).toBe(404);
+    }
+    expect((await send(service.port, '/metrics')).body).not.toContain('process_cpu');
 
     for (const [method, path] of [
       ['GET', '/'],

@@ -39,10 +39,18 @@ const TYPES: Record<string, string> = {
   'photo.jpg': 'image/jpeg',
   'anim.gif': 'image/gif',
   'pic.webp': 'image/webp',
-  'favicon.ico': 'image/x-icon',
+  'favicon.ico': 'image/vnd.microsoft.icon',
   'font.woff2': 'font/woff2',
   'mod.wasm': 'application/wasm',
   'UPPER.PNG': 'image/png',
+  // Beyond the 36 extensions of the old hand-written table: mime-db's.
+  'clip.mov': 'video/quicktime',
+  'config.yaml': 'text/yaml; charset=utf-8',
+  'book.epub': 'application/epub+zip',
+  'report.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  // mime-db says application/node: a browser would not run it.
+  'lib.cjs': 'text/javascript; charset=utf-8',
+  Makefile: 'application/octet-stream',
   'blob.unknownext': 'application/octet-stream',
 };
 
