@@ -14,7 +14,9 @@ import {
   kCloseWatched,
   kController,
   kFinished,
+  kInput,
   kRawBody,
+  kSchema,
   kShutdownState,
   kUploads,
   SHUTDOWN_DELIVERED,
@@ -22,6 +24,7 @@ import {
   SHUTDOWN_VERB_RAN,
 } from './handler-state.js';
 import { isMultipart, parseMultipart } from './multipart.js';
+import { validateRequest } from './schema/validate.js';
 import { streamBody } from './streaming-body.js';
 import { isThenable } from './thenable.js';
 import { needsXsrfCheck } from './xsrf.js';
@@ -71,6 +74,7 @@ function start(h: HandlerCore, options: unknown, rawArgs: readonly string[], inf
       answerWithoutVerb(h, info);
       return;
     }
+    if (info.schemas !== null) h[kSchema] = info.schemas.get(verb) ?? null;
     if (isAuthenticated(h[verb])) {
       requireUser(h).then(
         (allowed) => {
@@ -193,6 +197,8 @@ function afterPrepare(h: HandlerCore, verb: Verb): void {
 function runVerb(h: HandlerCore, verb: Verb): void {
   if (h[kFinished]) return;
   try {
+    const schema = h[kSchema];
+    if (schema !== null) h[kInput] = validateRequest(h, schema);
     const fn = h[verb] as VerbFunction;
     const args = h.pathArgs;
     h[kShutdownState] |= SHUTDOWN_VERB_RAN;
