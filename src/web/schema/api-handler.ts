@@ -37,7 +37,8 @@ export class ApiHandler<O = undefined, U = unknown> extends RequestHandler<O, U>
 
   /**
    * Answers `status` with `value` as JSON, serialized by the compiled serializer of that status
-   * in `schema`: properties the schema does not declare are left out. Finishes the response.
+   * in `schema`: properties the schema does not declare are left out (204 and 304 go out without
+   * a body). Finishes the response.
    */
   reply<S extends RouteSchema, C extends ResponseStatus<S>>(
     schema: S,
@@ -49,6 +50,10 @@ export class ApiHandler<O = undefined, U = unknown> extends RequestHandler<O, U>
       throw withCode(new Error(`no response schema for status ${status}`), 'ERR_SCHEMA_MISMATCH');
     }
     this.setStatus(status);
+    if (status === 204 || status === 304) {
+      this.finish(); // no body: the declaration (`Type.Null()`) is for the API document
+      return;
+    }
     this.setHeader('Content-Type', 'application/json; charset=utf-8');
     this.finish(serialize(value));
   }

@@ -1,5 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
 import fastJson from 'fast-json-stringify';
 import type { HandlerSchemas, RouteSchema } from './define.js';
 
@@ -35,17 +36,23 @@ let refuseAjv: Ajv | null = null;
 
 /** Path parameters, query arguments and headers are text: coerced to what the schema says. */
 function ajvForUrl(): Ajv {
-  urlAjv ??= new Ajv({ ...COMMON, coerceTypes: 'array' });
+  urlAjv ??= withFormats(new Ajv({ ...COMMON, coerceTypes: 'array' }));
   return urlAjv;
 }
 
 function ajvForBody(mode: 'strip' | 'refuse'): Ajv {
   if (mode === 'strip') {
-    stripAjv ??= new Ajv({ ...COMMON, removeAdditional: 'all' });
+    stripAjv ??= withFormats(new Ajv({ ...COMMON, removeAdditional: 'all' }));
     return stripAjv;
   }
-  refuseAjv ??= new Ajv(COMMON);
+  refuseAjv ??= withFormats(new Ajv(COMMON));
   return refuseAjv;
+}
+
+/** `date-time`, `email`, `uri`, `uuid`… as JSON Schema defines them. */
+function withFormats(ajv: Ajv): Ajv {
+  (addFormats as unknown as (ajv: Ajv) => Ajv)(ajv);
+  return ajv;
 }
 
 /** A copy of `schema` in which every object without its own rule refuses undeclared properties. */

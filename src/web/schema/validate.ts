@@ -3,8 +3,8 @@ import type { ValidateFunction } from 'ajv';
 import type { Arguments } from '../arguments.js';
 import { parseJsonBody } from '../body.js';
 import { HttpError } from '../errors.js';
-import { type CompiledSchema, failuresOf } from './compile.js';
-import type { RouteSchema } from './define.js';
+import { type CompiledSchema, compileSchema, failuresOf } from './compile.js';
+import type { RouteInput, RouteSchema } from './define.js';
 
 /** What validation reads of a handler. */
 export interface SchemaSubject {
@@ -99,11 +99,16 @@ export function validateRequest(h: SchemaSubject, c: CompiledSchema): ValidatedI
 }
 
 /**
- * Checks a value that arrived otherwise (a WebSocket message, say) against the body schema of `c`:
- * the value (with unknown properties stripped, defaults filled in), or a 422 {@link HttpError}.
+ * Checks a value that arrived otherwise (a WebSocket message, say) against the body schema of
+ * `schema`, with the validator its route uses: the value typed (unknown properties stripped,
+ * defaults filled in), or a 422 {@link HttpError} with the `errors` member.
  */
-export function validateBody(c: CompiledSchema, value: unknown): unknown {
-  if (c.body === null) throw new Error('this schema declares no body');
-  check('body', c.body, value);
-  return value;
+export function validateBody<S extends RouteSchema>(
+  schema: S,
+  value: unknown,
+): RouteInput<S>['body'] {
+  const validate = compileSchema(schema).body;
+  if (validate === null) throw new TypeError('this schema declares no body');
+  check('body', validate, value);
+  return value as RouteInput<S>['body'];
 }
