@@ -14,4 +14,5 @@ export {
   type RouteSchema,
   route,
 } from './define.js';
+export { type OpenApiDocument, type OpenApiInfo, openApiDocument } from './openapi.js';
 export { validateBody } from './validate.js';
