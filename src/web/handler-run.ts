@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { decodePathArgument } from './arguments.js';
 import { isAuthenticated, requireUser } from './auth.js';
 import { hasRequestBody, readBody } from './body.js';
+import { answerPreflight, isPreflight } from './cors.js';
 import { Finish, HttpError, RequestAborted } from './errors.js';
 import { type HandlerInfo, handlerInfoOf, staticsOf, type Verb } from './handler-info.js';
 import { applyDefaultHeaders } from './handler-output.js';
@@ -66,6 +67,13 @@ export function execute(h: HandlerCore, options: unknown, rawArgs: readonly stri
 
 function start(h: HandlerCore, options: unknown, rawArgs: readonly string[], info: HandlerInfo) {
   try {
+    const cors = h.application.settings.cors;
+    if (cors !== null && h.route !== null && isPreflight(h.request)) {
+      if (h.requestId !== '') h.response.setHeader('X-Request-Id', h.requestId);
+      answerPreflight(h.request, h.response, cors);
+      h[kFinished] = true;
+      return;
+    }
     applyDefaultHeaders(h);
     h.initialize(options);
     if (rawArgs.length > 0) h.pathArgs = rawArgs.map(decodePathArgument);

@@ -27,6 +27,7 @@ export {
   serializeCookie,
   serializeExpiredCookie,
 } from './cookies.js';
+export type { CorsOptions, CorsOrigin } from './cors.js';
 export {
   type AbortCause,
   type CodedError,
