@@ -176,8 +176,19 @@ describe('declared schemas', () => {
   it('compiles when the route is added: a broken schema fails at start', () => {
     class Broken extends ApiHandler {
       static schema = { get: route({ query: Type.Object({ n: Type.Unsafe({ type: 'nope' }) }) }) };
+      override get(): void {}
     }
-    expect(() => new Application([url('/b', Broken)])).toThrow();
+    expect(() => new Application([url('/b', Broken)])).toThrow(/type must be JSONType/);
+    class Typo extends ApiHandler {
+      static schema = { get: route({ query: Type.Object({ n: Type.Unsafe({ minimun: 1 }) }) }) };
+      override get(): void {}
+    }
+    expect(() => new Application([url('/t', Typo)])).toThrow(/unknown keyword: "minimun"/);
+    class Misspelt extends ApiHandler {
+      static schema = { pots: PostStrict };
+      override post(): void {}
+    }
+    expect(() => new Application([url('/m', Misspelt)])).toThrow(/Misspelt.schema.pots/);
   });
 });
 

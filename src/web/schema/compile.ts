@@ -29,7 +29,10 @@ export interface CompiledSchema {
 /** A handler class's compiled schemas by verb function name; `null`: it declares none. */
 export type CompiledSchemas = ReadonlyMap<string, CompiledSchema> | null;
 
-const COMMON: Options = { allErrors: true, useDefaults: true, strict: true };
+// `validateSchema: false`: checking each schema against the JSON Schema meta-schema first costs
+// some 50 ms of start-up (compiling the meta-schema); strict mode still refuses unknown keywords,
+// formats and types when a schema compiles.
+const COMMON: Options = { allErrors: true, useDefaults: true, strict: true, validateSchema: false };
 let urlAjv: Ajv | null = null;
 let stripAjv: Ajv | null = null;
 let refuseAjv: Ajv | null = null;
@@ -111,6 +114,7 @@ export function compileSchema(schema: RouteSchema): CompiledSchema {
 }
 
 const compiledByClass = new WeakMap<object, CompiledSchemas>();
+const VERBS = new Set(['get', 'head', 'post', 'put', 'patch', 'delete', 'options']);
 
 /** The schemas a handler class declares (`static schema`), compiled on first call. */
 export function compiledSchemasOf(klass: object): CompiledSchemas {
@@ -121,8 +125,15 @@ export function compiledSchemasOf(klass: object): CompiledSchemas {
       compiled = null;
     } else {
       const byVerb = new Map<string, CompiledSchema>();
+      const proto = (klass as { prototype?: Record<string, unknown> }).prototype ?? {};
       for (const [verb, schema] of Object.entries(declared)) {
-        if (schema !== undefined) byVerb.set(verb, compileSchema(schema));
+        if (schema === undefined) continue;
+        // A misspelt verb would otherwise leave the real one unchecked, silently.
+        if (!VERBS.has(verb) || typeof proto[verb] !== 'function') {
+          const name = (klass as { name?: string }).name ?? 'handler';
+          throw new TypeError(`${name}.schema.${verb}: the class has no ${verb}() verb method`);
+        }
+        byVerb.set(verb, compileSchema(schema));
       }
       compiled = byVerb.size === 0 ? null : byVerb;
     }
