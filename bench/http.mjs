@@ -126,7 +126,7 @@ export async function startServer(contender, cpu = '0') {
   };
 }
 
-function wrkScript(dir, scenario) {
+export function wrkScript(dir, scenario) {
   const path = join(dir, `${scenario.name}.lua`);
   const lines = [`wrk.method = "${scenario.method}"`];
   if (scenario.body !== undefined) {
@@ -167,7 +167,7 @@ async function checkOnce(port, scenario) {
   }
 }
 
-function wrk(port, scenario, script, seconds, connections) {
+export function wrk(port, scenario, script, seconds, connections) {
   const out = spawnSync(
     'taskset',
     [
@@ -192,7 +192,7 @@ function wrk(port, scenario, script, seconds, connections) {
  * CPU seconds (user + system) a process has used so far, from /proc (Linux; NaN elsewhere). CPU
  * time per request is far steadier than req/s on a machine shared with other work.
  */
-function cpuSeconds(pid) {
+export function cpuSeconds(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
@@ -201,7 +201,7 @@ function cpuSeconds(pid) {
   }
 }
 
-function median(values) {
+export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

@@ -1,4 +1,4 @@
-import { HttpError, RequestHandler } from '../web/index.js';
+import { ApiHandler, HttpError, route, Type } from '../web/index.js';
 import { type ChatBatch, ChatRoom, type ChatStore, type HeldPoll } from './chat-room.js';
 
 /** Longest a poll is held, in seconds. */
@@ -12,6 +12,37 @@ export const MAX_TEXT_LENGTH = 1000;
  */
 export const MAX_TEXT_BYTES = 4096;
 
+const Message = Type.Object(
+  { id: Type.Integer(), text: Type.String(), at: Type.String({ format: 'date-time' }) },
+  { description: 'A posted message; `at` is ISO 8601 in UTC' },
+);
+
+/** `GET /chat/messages`: the long poll. */
+export const PollMessages = route({
+  summary: 'Messages newer than `after` (a long poll), or the latest ones',
+  query: Type.Object({
+    after: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'a message id' }),
+    ),
+    timeout: Type.Number({
+      minimum: 0,
+      default: MAX_POLL_SECONDS,
+      description: `seconds to hold the poll; larger values are capped at ${MAX_POLL_SECONDS}`,
+    }),
+  }),
+  responses: {
+    200: Type.Object({ messages: Type.Array(Message) }),
+    204: Type.Null({ description: 'nothing new before the timeout' }),
+  },
+});
+
+/** `POST /chat/messages` (and a message sent over the chat's WebSocket). */
+export const PostMessage = route({
+  summary: 'Posts a message',
+  body: Type.Object({ text: Type.String({ minLength: 1, maxLength: MAX_TEXT_LENGTH }) }),
+  responses: { 201: Message },
+});
+
 /** Options of the chat handlers. */
 export interface ChatOptions {
   readonly room: ChatStore;
@@ -21,7 +52,8 @@ export interface ChatOptions {
  * `GET /chat/messages?after=ID&timeout=S`: a long poll for messages newer than `ID`.
  * `POST /chat/messages` with `{"text": "..."}`: posts one.
  */
-export class MessagesHandler extends RequestHandler<ChatOptions> {
+export class MessagesHandler extends ApiHandler<ChatOptions> {
+  static schema = { get: PollMessages, post: PostMessage };
   private room!: ChatStore;
 
   override initialize(options: ChatOptions): void {
@@ -34,17 +66,14 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
   // A held poll is one waiter record in the room and one promise, and no `AbortSignal`: the poll
   // ends through onConnectionClose (the client left) or onShutdown (the server drains).
   override get(): Promise<void> | undefined {
-    const timeoutSeconds = parseTimeout(this.getQueryArgument('timeout', ''));
-    const after = this.getQueryArgument('after', '');
-    if (after === '') {
+    const { after, timeout } = this.input(PollMessages).query;
+    if (after === undefined) {
       this.sendBatch(ChatRoom.batch(this.room.latest()));
       return undefined;
     }
-    if (!/^\d{1,15}$/.test(after)) {
-      throw new HttpError(400, 'after must be a message id (a non-negative integer)');
-    }
+    const timeoutMs = Math.min(timeout, MAX_POLL_SECONDS) * 1000;
     return new Promise((resolve) => {
-      this.held = this.room.hold(Number(after), timeoutSeconds * 1000, (batch) => {
+      this.held = this.room.hold(after, timeoutMs, (batch) => {
         this.held = null;
         this.answer(batch);
         resolve();
@@ -72,13 +101,14 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
   }
 
   override async post(): Promise<void> {
-    const text = chatText(await this.json());
+    const text = checkTextBytes(this.input(PostMessage).body.text);
     const message = await this.room.publish(text, this.requestId || undefined);
-    this.setStatus(201);
     this.setHeader('Location', `/chat/messages?after=${message.id - 1}`);
-    this.finish(message);
+    this.reply(PostMessage, 201, message);
   }
 
+  // The batch's JSON is made once for every poll it answers (the room keeps it), so it is sent
+  // as it is rather than serialized again per request.
   private sendBatch(batch: ChatBatch): void {
     this.setHeader('Content-Type', 'application/json; charset=utf-8');
     this.setHeader('Cache-Control', 'no-store');
@@ -87,35 +117,22 @@ export class MessagesHandler extends RequestHandler<ChatOptions> {
 }
 
 /**
- * The text of a message to post, from a parsed `{"text": "..."}` body (HTTP or WebSocket): 422
- * unless it is an object whose `text` is a string of 1 to {@link MAX_TEXT_LENGTH} characters and
- * at most {@link MAX_TEXT_BYTES} bytes as JSON.
+ * The text of a message to post, once the schema passed it (1 to {@link MAX_TEXT_LENGTH}
+ * characters): 422 when it is more than {@link MAX_TEXT_BYTES} bytes as JSON, which a schema's
+ * length in characters cannot say. HTTP and WebSocket posts alike.
  */
-export function chatText(body: unknown): string {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new HttpError(422, 'the body must be a JSON object like {"text": "..."}');
-  }
-  const text = (body as { text?: unknown }).text;
-  if (typeof text !== 'string') throw new HttpError(422, 'text must be a string');
-  const length = [...text].length;
-  if (length < 1 || length > MAX_TEXT_LENGTH) {
-    throw new HttpError(422, `text must be 1 to ${MAX_TEXT_LENGTH} characters, got ${length}`);
-  }
+export function checkTextBytes(text: string): string {
   const bytes = Buffer.byteLength(JSON.stringify(text)) - 2;
   if (bytes > MAX_TEXT_BYTES) {
     throw new HttpError(
       422,
       `text must be at most ${MAX_TEXT_BYTES} bytes as JSON (UTF-8), got ${bytes}`,
+      {
+        extensions: {
+          errors: [{ pointer: '/body/text', detail: `at most ${MAX_TEXT_BYTES} bytes as JSON` }],
+        },
+      },
     );
   }
   return text;
-}
-
-function parseTimeout(raw: string): number {
-  if (raw === '') return MAX_POLL_SECONDS;
-  const seconds = Number(raw);
-  if (raw.trim() === '' || Number.isNaN(seconds) || seconds < 0) {
-    throw new HttpError(400, 'timeout must be a non-negative number of seconds');
-  }
-  return Math.min(seconds, MAX_POLL_SECONDS);
 }

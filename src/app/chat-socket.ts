@@ -1,6 +1,6 @@
 import secureJson from 'secure-json-parse';
-import { HttpError, WebSocketHandler } from '../web/index.js';
-import { type ChatOptions, chatText } from './chat-handlers.js';
+import { HttpError, validateBody, WebSocketHandler } from '../web/index.js';
+import { type ChatOptions, checkTextBytes, PostMessage } from './chat-handlers.js';
 import type { ChatMessage, ChatStore } from './chat-room.js';
 
 /** A socket whose client lets this much pile up unread is closed (1008): it cannot keep up. */
@@ -57,7 +57,8 @@ export class ChatSocketHandler extends WebSocketHandler<ChatOptions> {
       } catch {
         throw new HttpError(400, 'expected JSON like {"text": "..."}');
       }
-      text = chatText(body);
+      // The validator and the byte cap POST /chat/messages uses.
+      text = checkTextBytes(validateBody(PostMessage, body).text);
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       await this.reportError(error);

@@ -8,7 +8,8 @@ import type { Abortable, HandlerHost, ObserverCallback } from './handler-host.js
 import { execute } from './handler-run.js';
 import { type Logger, stderrLogger } from './log.js';
 import type { RequestObserver } from './observers.js';
-import { type RouteMatch, Router } from './routing.js';
+import { type CompiledRoute, type RouteMatch, Router } from './routing.js';
+import { compiledSchemasOf } from './schema/compile.js';
 import { type HandlerSettings, type ResolvedSettings, resolveSettings } from './settings.js';
 import { WebSocketHandler } from './websocket/handler.js';
 import { isWebSocketUpgrade, UpgradeRefusedHandler, upgradeResponse } from './websocket/upgrade.js';
@@ -114,8 +115,14 @@ export class Application implements HandlerHost {
     if (typeof spec.handler !== 'function' || !(spec.handler.prototype instanceof RequestHandler)) {
       throw new TypeError(`route ${String(spec.pattern)}: the handler must extend RequestHandler`);
     }
+    compiledSchemasOf(spec.handler); // schemas compile now: mistakes surface before serving
     this.router.add(spec.pattern, { handler: spec.handler, options: spec.options }, spec.name);
     return this;
+  }
+
+  /** Every route, in table order (what the API document is built from). */
+  get routes(): readonly CompiledRoute<RouteTarget>[] {
+    return this.router.all;
   }
 
   /** Registers an observer of every request. Costs nothing while there is none. */

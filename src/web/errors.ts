@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   ERR_NO_DATA_RECEIVED: 'a streaming handler must define dataReceived',
   /** `selectSubprotocol` chose a subprotocol the client did not offer. */
   ERR_SUBPROTOCOL_NOT_OFFERED: 'the chosen subprotocol was not offered',
+  /** `input()` or `reply()` was given a schema the running verb does not declare. */
+  ERR_SCHEMA_MISMATCH: 'the schema given is not the one the verb declares',
 } as const;
 
 /** One of the {@link ERROR_CODES}. */

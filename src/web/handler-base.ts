@@ -17,7 +17,9 @@ import {
   kController,
   kEncoder,
   kFinished,
+  kInput,
   kRawBody,
+  kSchema,
   kShutdownState,
   kUploads,
   kXsrfToken,
@@ -26,6 +28,8 @@ import type { Logger } from './log.js';
 import type { Files } from './multipart.js';
 import { clientIp, requestProtocol } from './request-info.js';
 import type { CompiledRoute } from './routing.js';
+import type { CompiledSchema } from './schema/compile.js';
+import type { ValidatedInput } from './schema/validate.js';
 import { type GetSignedCookieOptions, readSignedCookie } from './signed-cookies.js';
 
 const EMPTY_ARGS: readonly string[] = Object.freeze([]);
@@ -78,6 +82,8 @@ export abstract class HandlerBase {
   /** @internal */ [kEncoder]: CompressedStream | null;
   /** @internal */ [kBodyLimit]: number;
   /** @internal */ [kXsrfToken]: string | null;
+  /** @internal */ [kSchema]: CompiledSchema | null;
+  /** @internal */ [kInput]: ValidatedInput | null;
   #queryArgs: Arguments | null;
   #jsonValue: unknown;
   #log: Logger | null;
@@ -118,6 +124,8 @@ export abstract class HandlerBase {
     this[kEncoder] = null;
     this[kBodyLimit] = -1;
     this[kXsrfToken] = null;
+    this[kSchema] = null;
+    this[kInput] = null;
     this.#queryArgs = null;
     this.#jsonValue = undefined;
     this.#log = null;

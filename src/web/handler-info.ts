@@ -1,3 +1,5 @@
+import { type CompiledSchemas, compiledSchemasOf } from './schema/compile.js';
+
 /** A verb function's name: the lower-case HTTP method it answers. */
 export type Verb = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete' | 'options';
 
@@ -39,6 +41,8 @@ export interface HandlerInfo {
   readonly streamsBody: boolean;
   /** False when the class sets `static readsBody = false` (the body is left to someone else). */
   readonly readsBody: boolean;
+  /** The class's compiled schemas by verb function name (`static schema`); `null`: none. */
+  readonly schemas: CompiledSchemas;
 }
 
 const handlerInfo = new WeakMap<object, HandlerInfo>();
@@ -82,6 +86,7 @@ export function handlerInfoOf(handler: object): HandlerInfo {
       watchesShutdown: overrides(proto, 'onShutdown'),
       streamsBody: statics.streamRequestBody === true,
       readsBody: statics.readsBody !== false,
+      schemas: compiledSchemasOf(klass),
     };
     handlerInfo.set(klass, info);
   }

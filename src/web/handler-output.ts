@@ -1,5 +1,6 @@
 import { mustCloseForUnreadBody } from './body.js';
 import { CompressedStream, compressBody } from './compression.js';
+import { applyCors } from './cors.js';
 import { HttpError, RequestAborted, withCode } from './errors.js';
 import { applyAutoEtag } from './etag.js';
 import {
@@ -33,6 +34,8 @@ export function applyDefaultHeaders(h: HandlerCore): void {
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   if (h.requestId !== '') res.setHeader('X-Request-Id', h.requestId);
+  const cors = h.application.settings.cors;
+  if (cors !== null) applyCors(h.request, res, cors);
   h.setDefaultHeaders();
 }
 

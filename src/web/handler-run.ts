@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { decodePathArgument } from './arguments.js';
 import { isAuthenticated, requireUser } from './auth.js';
 import { hasRequestBody, readBody } from './body.js';
+import { answerPreflight, isPreflight } from './cors.js';
 import { Finish, HttpError, RequestAborted } from './errors.js';
 import { type HandlerInfo, handlerInfoOf, staticsOf, type Verb } from './handler-info.js';
 import { applyDefaultHeaders } from './handler-output.js';
@@ -14,7 +15,9 @@ import {
   kCloseWatched,
   kController,
   kFinished,
+  kInput,
   kRawBody,
+  kSchema,
   kShutdownState,
   kUploads,
   SHUTDOWN_DELIVERED,
@@ -22,6 +25,7 @@ import {
   SHUTDOWN_VERB_RAN,
 } from './handler-state.js';
 import { isMultipart, parseMultipart } from './multipart.js';
+import { validateRequest } from './schema/validate.js';
 import { streamBody } from './streaming-body.js';
 import { isThenable } from './thenable.js';
 import { needsXsrfCheck } from './xsrf.js';
@@ -63,6 +67,13 @@ export function execute(h: HandlerCore, options: unknown, rawArgs: readonly stri
 
 function start(h: HandlerCore, options: unknown, rawArgs: readonly string[], info: HandlerInfo) {
   try {
+    const cors = h.application.settings.cors;
+    if (cors !== null && h.route !== null && isPreflight(h.request)) {
+      if (h.requestId !== '') h.response.setHeader('X-Request-Id', h.requestId);
+      answerPreflight(h.request, h.response, cors);
+      h[kFinished] = true;
+      return;
+    }
     applyDefaultHeaders(h);
     h.initialize(options);
     if (rawArgs.length > 0) h.pathArgs = rawArgs.map(decodePathArgument);
@@ -71,6 +82,7 @@ function start(h: HandlerCore, options: unknown, rawArgs: readonly string[], inf
       answerWithoutVerb(h, info);
       return;
     }
+    if (info.schemas !== null) h[kSchema] = info.schemas.get(verb) ?? null;
     if (isAuthenticated(h[verb])) {
       requireUser(h).then(
         (allowed) => {
@@ -193,6 +205,8 @@ function afterPrepare(h: HandlerCore, verb: Verb): void {
 function runVerb(h: HandlerCore, verb: Verb): void {
   if (h[kFinished]) return;
   try {
+    const schema = h[kSchema];
+    if (schema !== null) h[kInput] = validateRequest(h, schema);
     const fn = h[verb] as VerbFunction;
     const args = h.pathArgs;
     h[kShutdownState] |= SHUTDOWN_VERB_RAN;

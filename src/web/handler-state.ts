@@ -5,6 +5,8 @@ import type { CompressedStream } from './compression.js';
 import type { Abortable, HandlerHost } from './handler-host.js';
 import type { Verb } from './handler-info.js';
 import type { Files } from './multipart.js';
+import type { CompiledSchema } from './schema/compile.js';
+import type { SchemaSubject, ValidatedInput } from './schema/validate.js';
 
 // The lifecycle's own state lives on each handler under these symbols: plain properties (no
 // allocation beyond the handler itself, the same shape for every request), out of reach of a
@@ -36,6 +38,10 @@ export const kEncoder: unique symbol = Symbol('encoder');
 export const kBodyLimit: unique symbol = Symbol('bodyLimit');
 /** The masked XSRF token, once made (one per request). */
 export const kXsrfToken: unique symbol = Symbol('xsrfToken');
+/** The compiled schema of the verb being run, or `null` when it declares none. */
+export const kSchema: unique symbol = Symbol('schema');
+/** The request as validated against {@link kSchema}, once it has been. */
+export const kInput: unique symbol = Symbol('input');
 
 export const SHUTDOWN_VERB_RAN = 1;
 export const SHUTDOWN_DRAINING = 2;
@@ -64,6 +70,8 @@ export interface HandlerState {
   [kShutdownState]: number;
   [kEncoder]: CompressedStream | null;
   [kBodyLimit]: number;
+  [kSchema]: CompiledSchema | null;
+  [kInput]: ValidatedInput | null;
 }
 
 /**
@@ -74,6 +82,7 @@ export interface HandlerCore
   extends HandlerState,
     Abortable,
     AuthRequest,
+    SchemaSubject,
     Partial<Record<Verb, (...args: string[]) => unknown>> {
   readonly application: HandlerHost;
   readonly request: IncomingMessage;

@@ -28,6 +28,7 @@ export {
   serializeCookie,
   serializeExpiredCookie,
 } from './cookies.js';
+export type { CorsOptions, CorsOrigin } from './cors.js';
 export {
   type AbortCause,
   type CodedError,
@@ -72,6 +73,7 @@ export {
 } from './multipart.js';
 export type { RequestObserver } from './observers.js';
 export { type CompiledRoute, type RouteMatch, Router } from './routing.js';
+export * from './schema/index.js';
 export { type CloseResult, HttpServer, type ServerOptions } from './server.js';
 export type { ResolvedSettings } from './settings.js';
 export {

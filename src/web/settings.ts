@@ -5,6 +5,7 @@ import {
   resolveCompression,
 } from './compression.js';
 import { type CookieOptions, serializeCookie } from './cookies.js';
+import { type CorsOptions, type ResolvedCors, resolveCors } from './cors.js';
 import { type MultipartLimits, resolveMultipartLimits } from './multipart.js';
 import { type CookieSecret, type SigningKeys, signingKeys } from './signed-cookies.js';
 import { XSRF_COOKIE } from './xsrf.js';
@@ -65,6 +66,8 @@ export interface HandlerSettings {
   staticPath?: string;
   /** The URL prefix `Application.staticUrl` puts before a file's path. Default `/static/`. */
   staticUrlPrefix?: string;
+  /** Cross-origin requests from browsers (CORS): allowed origins and the rest. Default: off. */
+  cors?: CorsOptions;
 }
 
 /** Settings with every default filled in. */
@@ -85,6 +88,8 @@ export interface ResolvedSettings {
   readonly etag: boolean;
   readonly staticPath: string | undefined;
   readonly staticUrlPrefix: string;
+  /** CORS, or `null` when off. */
+  readonly cors: ResolvedCors | null;
 }
 
 /**
@@ -115,6 +120,7 @@ export function resolveSettings(settings: HandlerSettings): ResolvedSettings {
     etag: settings.etag ?? false,
     staticPath: settings.staticPath,
     staticUrlPrefix: settings.staticUrlPrefix ?? '/static/',
+    cors: resolveCors(settings.cors),
   });
   serializeCookie(XSRF_COOKIE, '', resolved.xsrfCookieOptions); // bad options fail here
   return resolved;

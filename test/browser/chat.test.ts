@@ -2,7 +2,8 @@
  * The chat page in a real headless Chromium (Debian's `chromium`, driven by playwright-core) against
  * the built service with two workers: two pages, a message typed in one shows up in the other, over
  * the long poll, over the WebSocket, and from one to the other; message text is shown as text. With
- * `REDIS_URL`, two pages on two instances of the service see each other's messages.
+ * `REDIS_URL`, two pages on two instances of the service see each other's messages. The API
+ * reference page (`/docs`) renders the service's OpenAPI document.
  *
  * Needs Chromium (`apt-get install chromium`) and, for the two-instance case, redis-server:
  * skipped without them, failed without them under CI.
@@ -145,6 +146,34 @@ describe.runIf(has('chromium'))('the chat page in Chromium (dist/main.js, WORKER
       expect(await page.locator('#messages img, #messages script').count()).toBe(0);
       expect(await page.evaluate('window.__pwned')).toBeUndefined();
     }
+    expectNoPageErrors();
+  });
+
+  it('the API reference at /docs renders the OpenAPI document, loading nothing from another host', async () => {
+    if (context === undefined) throw new Error('Chromium did not start');
+    const service = await startService({ WORKERS: '1' }, { timeoutMs: 15_000 });
+    const page = await context.newPage();
+    pages.push(page);
+    const errors: string[] = [];
+    pageErrors.set(page, errors);
+    page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+    });
+    const elsewhere: string[] = [];
+    page.on('request', (request) => {
+      const target = request.url();
+      if (!target.startsWith(`${service.origin}/`) && !target.startsWith('data:')) {
+        elsewhere.push(target);
+      }
+    });
+    const response = await page.goto(`${service.origin}/docs`, { timeout: SHOWS_UP_MS });
+    expect(response?.status()).toBe(200);
+    const operation = page.locator('.opblock-summary-path', { hasText: '/chat/messages' }).first();
+    await operation.waitFor({ timeout: SHOWS_UP_MS });
+    expect(await page.locator('.info .title').first().textContent()).toContain('tornode');
+    expect(await page.locator('.opblock').count()).toBeGreaterThanOrEqual(5);
+    expect(elsewhere).toEqual([]);
     expectNoPageErrors();
   });
 

@@ -1,0 +1,179 @@
+import type { TSchema } from '@sinclair/typebox';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import fastJson from 'fast-json-stringify';
+import type { HandlerSchemas, RouteSchema } from './define.js';
+
+// Validators and serializers are compiled once per declared schema (when the application adds the
+// route) and kept by schema object and by handler class: a request only looks them up.
+
+/** A compiled validator of one part of the request; `null` when the part is not declared. */
+export type PartValidator = ValidateFunction | null;
+
+/** What a request of one verb is checked and answered with. */
+export interface CompiledSchema {
+  readonly schema: RouteSchema;
+  readonly params: PartValidator;
+  readonly query: PartValidator;
+  readonly headers: PartValidator;
+  readonly body: PartValidator;
+  /** Query properties whose schema is an array (they take every value of the argument). */
+  readonly queryArrays: ReadonlySet<string>;
+  /** The declared query and header names, in the order validation reads them. */
+  readonly queryNames: readonly string[];
+  readonly headerNames: readonly string[];
+  /** Status → compiled serializer of that response's body. */
+  readonly serializers: ReadonlyMap<number, (value: unknown) => string>;
+}
+
+/** A handler class's compiled schemas by verb function name; `null`: it declares none. */
+export type CompiledSchemas = ReadonlyMap<string, CompiledSchema> | null;
+
+// `validateSchema: false`: checking each schema against the JSON Schema meta-schema first costs
+// some 50 ms of start-up (compiling the meta-schema); strict mode still refuses unknown keywords,
+// formats and types when a schema compiles.
+const COMMON: Options = { allErrors: true, useDefaults: true, strict: true, validateSchema: false };
+let urlAjv: Ajv | null = null;
+let stripAjv: Ajv | null = null;
+let refuseAjv: Ajv | null = null;
+
+/** Path parameters, query arguments and headers are text: coerced to what the schema says. */
+function ajvForUrl(): Ajv {
+  urlAjv ??= withFormats(new Ajv({ ...COMMON, coerceTypes: 'array' }));
+  return urlAjv;
+}
+
+function ajvForBody(mode: 'strip' | 'refuse'): Ajv {
+  if (mode === 'strip') {
+    stripAjv ??= withFormats(new Ajv({ ...COMMON, removeAdditional: 'all' }));
+    return stripAjv;
+  }
+  refuseAjv ??= withFormats(new Ajv(COMMON));
+  return refuseAjv;
+}
+
+/** `date-time`, `email`, `uri`, `uuid`… as JSON Schema defines them. */
+function withFormats(ajv: Ajv): Ajv {
+  (addFormats as unknown as (ajv: Ajv) => Ajv)(ajv);
+  return ajv;
+}
+
+/** A copy of `schema` in which every object without its own rule refuses undeclared properties. */
+function closeObjects(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closeObjects);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) copy[key] = closeObjects(value);
+  if (copy.type === 'object' && copy.additionalProperties === undefined) {
+    copy.additionalProperties = false;
+  }
+  return copy;
+}
+
+function propertyNames(schema: TSchema | undefined): string[] {
+  const properties = (schema as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return properties === undefined ? [] : Object.keys(properties);
+}
+
+const compiledBySchema = new WeakMap<RouteSchema, CompiledSchema>();
+
+/** Compiles one verb's schema (once per schema object; later calls return the same result). */
+export function compileSchema(schema: RouteSchema): CompiledSchema {
+  let compiled = compiledBySchema.get(schema);
+  if (compiled !== undefined) return compiled;
+  const url = ajvForUrl();
+  const queryArrays = new Set<string>();
+  const queryProps = (schema.query as { properties?: Record<string, { type?: unknown }> })
+    ?.properties;
+  for (const [name, prop] of Object.entries(queryProps ?? {})) {
+    if (prop.type === 'array') queryArrays.add(name);
+  }
+  const mode = schema.unknownProperties ?? 'strip';
+  const serializers = new Map<number, (value: unknown) => string>();
+  for (const [status, body] of Object.entries(schema.responses ?? {})) {
+    serializers.set(Number(status), fastJson(body as fastJson.AnySchema) as (v: unknown) => string);
+  }
+  compiled = {
+    schema,
+    params: schema.params === undefined ? null : url.compile(schema.params),
+    query: schema.query === undefined ? null : url.compile(schema.query),
+    headers: schema.headers === undefined ? null : url.compile(schema.headers),
+    body:
+      schema.body === undefined
+        ? null
+        : ajvForBody(mode).compile(
+            mode === 'refuse' ? (closeObjects(schema.body) as TSchema) : schema.body,
+          ),
+    queryArrays,
+    queryNames: propertyNames(schema.query),
+    headerNames: propertyNames(schema.headers).map((name) => name.toLowerCase()),
+    serializers,
+  };
+  compiledBySchema.set(schema, compiled);
+  return compiled;
+}
+
+const compiledByClass = new WeakMap<object, CompiledSchemas>();
+const VERBS = new Set(['get', 'head', 'post', 'put', 'patch', 'delete', 'options']);
+
+/** The schemas a handler class declares (`static schema`), compiled on first call. */
+export function compiledSchemasOf(klass: object): CompiledSchemas {
+  let compiled = compiledByClass.get(klass);
+  if (compiled === undefined) {
+    const declared = (klass as { schema?: HandlerSchemas }).schema;
+    if (declared === undefined || declared === null) {
+      compiled = null;
+    } else {
+      const byVerb = new Map<string, CompiledSchema>();
+      const proto = (klass as { prototype?: Record<string, unknown> }).prototype ?? {};
+      for (const [verb, schema] of Object.entries(declared)) {
+        if (schema === undefined) continue;
+        // A misspelt verb would otherwise leave the real one unchecked, silently.
+        if (!VERBS.has(verb) || typeof proto[verb] !== 'function') {
+          const name = (klass as { name?: string }).name ?? 'handler';
+          throw new TypeError(`${name}.schema.${verb}: the class has no ${verb}() verb method`);
+        }
+        byVerb.set(verb, compileSchema(schema));
+      }
+      compiled = byVerb.size === 0 ? null : byVerb;
+    }
+    compiledByClass.set(klass, compiled);
+  }
+  return compiled;
+}
+
+/** Most entries in an answer's `errors` member. */
+export const MAX_REPORTED_ERRORS = 10;
+
+/** One failure, as reported in a problem's `errors` member. */
+export interface ValidationFailure {
+  /** JSON Pointer into the request: `/body/text`, `/query/timeout`, `/headers/x-token`. */
+  readonly pointer: string;
+  readonly detail: string;
+}
+
+function escapePointer(name: string): string {
+  return name.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/** Ajv's errors as pointers into the request part `part`, without schema internals. */
+export function failuresOf(part: string, errors: readonly ErrorObject[]): ValidationFailure[] {
+  const failures: ValidationFailure[] = [];
+  for (const error of errors) {
+    if (failures.length === MAX_REPORTED_ERRORS) break;
+    let pointer = `/${part}${error.instancePath}`;
+    let detail = error.message ?? 'is not valid';
+    const params = error.params as Record<string, unknown>;
+    if (error.keyword === 'required') {
+      pointer += `/${escapePointer(String(params.missingProperty))}`;
+      detail = 'is required';
+    } else if (error.keyword === 'additionalProperties') {
+      pointer += `/${escapePointer(String(params.additionalProperty))}`;
+      detail = 'is not allowed';
+    } else if (error.keyword === 'pattern' || error.keyword === 'format') {
+      detail = 'does not have the expected format';
+    }
+    failures.push({ pointer, detail });
+  }
+  return failures;
+}

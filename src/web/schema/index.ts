@@ -1,0 +1,18 @@
+export { type Static, type TSchema, Type } from '@sinclair/typebox';
+export { ApiHandler } from './api-handler.js';
+export {
+  type CompiledSchema,
+  compileSchema,
+  MAX_REPORTED_ERRORS,
+  type ValidationFailure,
+} from './compile.js';
+export {
+  type HandlerSchemas,
+  type ResponseStatus,
+  type ResponseValue,
+  type RouteInput,
+  type RouteSchema,
+  route,
+} from './define.js';
+export { type OpenApiDocument, type OpenApiInfo, openApiDocument } from './openapi.js';
+export { validateBody } from './validate.js';
