@@ -71,6 +71,9 @@ export function keptTracestate(value: string | string[] | undefined): string | u
   return kept.length === 0 ? undefined : kept.join(',');
 }
 
+/** `00` to `ff`, so that a log line does not format its flags. */
+const FLAGS_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 const POOL_SIZE = 4096;
 const pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolOffset = POOL_SIZE;
@@ -138,7 +141,7 @@ export class TraceContext {
 
   /** `trace-flags` as two lowercase hex digits, the form of logs and headers. */
   get traceFlagsHex(): string {
-    return this.traceFlags < 16 ? `0${this.traceFlags.toString(16)}` : this.traceFlags.toString(16);
+    return FLAGS_HEX[this.traceFlags & 0xff] as string;
   }
 
   /**
