@@ -3,6 +3,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../support/otlp.js';
 import { fixture, type LogLine, startService, stopGracefully } from '../support/process.js';
 import { freePort } from '../support/socket.js';
+import { within } from '../support/wait.js';
+import { TestSocket } from '../support/websocket.js';
 
 const TRACED = fixture('traced-service.mjs');
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -113,6 +115,22 @@ describe('span export over OTLP/HTTP', () => {
     await service.fetch('/release', { method: 'POST' });
     expect((await held).status).toBe(200);
     await receiver.waitFor(named('GET /wait'));
+  });
+
+  it('ends a WebSocket’s span at the 101, while the socket stays open', async () => {
+    const receiver = await startOtlpReceiver();
+    const service = await startService(exportEnv(receiver)); // the real entry: the chat socket
+    const socket = new TestSocket(`ws://127.0.0.1:${service.port}/chat/socket`, [], {
+      origin: service.origin,
+      headers: { traceparent: TRACEPARENT },
+    });
+    await within(socket.opened, 5_000, 'the socket to open');
+    const spans = await receiver.waitFor(named('GET /chat/socket'));
+    const span = spans.find((s) => s.name === 'GET /chat/socket') as ReceivedSpan;
+    expect(span).toMatchObject({ traceId: TRACE_ID, parentSpanId: PARENT_ID, statusCode: 0 });
+    expect(span.attributes['http.response.status_code']).toBe(101);
+    expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+    socket.ws.close();
   });
 
   it('exports from every worker with WORKERS=2', async () => {
