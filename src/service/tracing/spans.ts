@@ -86,11 +86,12 @@ function serverOf(handler: RequestHandler<unknown>): [string | undefined, number
   const host = handler.request.headers.host;
   if (host !== undefined && host !== '') {
     const colon = host.lastIndexOf(':');
-    if (colon > host.lastIndexOf(']')) {
-      const port = Number(host.slice(colon + 1));
-      return [host.slice(0, colon), Number.isInteger(port) ? port : undefined];
-    }
-    return [host, handler.protocol === 'https' ? 443 : 80];
+    const hasPort = colon > host.lastIndexOf(']');
+    const name = hasPort ? host.slice(0, colon) : host;
+    const port = hasPort ? Number(host.slice(colon + 1)) : handler.protocol === 'https' ? 443 : 80;
+    // An IPv6 literal is `[::1]` in the header, `::1` in the attribute.
+    const address = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+    return [address, Number.isInteger(port) ? port : undefined];
   }
   const socket = handler.request.socket;
   return [socket.localAddress, socket.localPort];
