@@ -76,19 +76,23 @@ const FLAGS_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(
 
 const POOL_SIZE = 4096;
 const pool = Buffer.allocUnsafe(POOL_SIZE);
+/** The pool as hex, two characters a byte: an id is a substring of it. */
+let poolHex = '';
 let poolOffset = POOL_SIZE;
 
 /**
- * `bytes` random bytes as lowercase hex, never all zero: taken from a pooled buffer refilled by
- * one `randomFillSync` call every few hundred requests, so a request allocates its strings only.
+ * `bytes` random bytes as lowercase hex, never all zero: a slice of a pooled buffer's hex, the
+ * buffer refilled by one `randomFillSync` every few hundred requests, so that a request makes its
+ * id strings and no call into the runtime.
  */
 export function randomHexId(bytes: 8 | 16): string {
   for (;;) {
     if (poolOffset + bytes > POOL_SIZE) {
       randomFillSync(pool);
+      poolHex = pool.toString('hex');
       poolOffset = 0;
     }
-    const id = pool.toString('hex', poolOffset, poolOffset + bytes);
+    const id = poolHex.slice(poolOffset * 2, (poolOffset + bytes) * 2);
     poolOffset += bytes;
     if (id !== ZERO_SPAN_ID && id !== ZERO_TRACE_ID) return id;
   }
