@@ -22,6 +22,34 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** First part of every Redis key, so that several services can share one Redis. */
   readonly redisKeyPrefix: string;
+  /** OpenTelemetry span export (`OTEL_*`), or `undefined` when no endpoint is set. */
+  readonly tracing?: TracingConfig | undefined;
+}
+
+/** The standard `OTEL_TRACES_SAMPLER` values. */
+export const TRACE_SAMPLERS = [
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+  'always_on',
+  'always_off',
+  'traceidratio',
+] as const;
+
+/** Span export, from the standard `OTEL_*` variables. */
+export interface TracingConfig {
+  /** Where spans are posted: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `…_ENDPOINT` + `/v1/traces`. */
+  readonly url: string;
+  readonly protocol: 'http/protobuf' | 'http/json';
+  /** `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,…`, values percent-decoded). May hold secrets. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** `OTEL_SERVICE_NAME`; `undefined`: the package name. */
+  readonly serviceName: string | undefined;
+  readonly sampler: (typeof TRACE_SAMPLERS)[number];
+  /** `OTEL_TRACES_SAMPLER_ARG`: the ratio of the `…traceidratio` samplers (default 1). */
+  readonly samplerRatio: number;
+  /** `OTEL_BSP_SCHEDULE_DELAY`: the longest a finished span waits for its batch (default 5000). */
+  readonly scheduleDelayMs: number;
 }
 
 /** pino's levels. */
@@ -106,6 +134,55 @@ function keyPrefix(env: Env): string {
   return value;
 }
 
+function otlpUrl(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const url = URL.parse(raw.trim());
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(name, redact(raw), 'an http:// or https:// URL');
+  }
+  return url.href;
+}
+
+function tracingConfig(env: Env): TracingConfig | undefined {
+  const traces = otlpUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const base = otlpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (traces === undefined && base === undefined) return undefined;
+  const headers: Record<string, string> = {};
+  for (const pair of (env.OTEL_EXPORTER_OTLP_HEADERS ?? '').split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    let value: string | undefined;
+    try {
+      value = eq > 0 ? decodeURIComponent(pair.slice(eq + 1).trim()) : undefined;
+    } catch {
+      value = undefined;
+    }
+    // The value may hold a token: the message does not repeat it.
+    if (value === undefined) {
+      throw new ConfigError('OTEL_EXPORTER_OTLP_HEADERS', '…', 'key=value,… (percent-encoded)');
+    }
+    headers[pair.slice(0, eq).trim()] = value;
+  }
+  const rawRatio = env.OTEL_TRACES_SAMPLER_ARG?.trim() ?? '';
+  const ratio = rawRatio === '' ? 1 : Number(rawRatio);
+  if (!(ratio >= 0 && ratio <= 1)) {
+    throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', rawRatio, 'a number from 0 to 1');
+  }
+  return {
+    url: traces ?? `${(base as string).replace(/\/$/, '')}/v1/traces`,
+    protocol: oneOf(env, 'OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf', [
+      'http/protobuf',
+      'http/json',
+    ] as const),
+    headers,
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || undefined,
+    sampler: oneOf(env, 'OTEL_TRACES_SAMPLER', 'parentbased_always_on', TRACE_SAMPLERS),
+    samplerRatio: ratio,
+    scheduleDelayMs: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 0, MAX_MS),
+  };
+}
+
 /**
  * Parses every variable of the service contract. Throws a {@link ConfigError} for the first bad
  * value, before anything listens.
@@ -145,5 +222,6 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1_048_576, 0, Number.MAX_SAFE_INTEGER),
     redisUrl: redisUrl(env),
     redisKeyPrefix: keyPrefix(env),
+    tracing: tracingConfig(env),
   });
 }

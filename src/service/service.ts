@@ -8,9 +8,9 @@ import {
   type RouteSpec,
 } from '../web/index.js';
 import { AccessLog } from './access-log.js';
-import { type Config, loadConfig } from './config.js';
+import { type Config, loadConfig, type TracingConfig } from './config.js';
 import { Health } from './health.js';
-import { Lifecycle } from './lifecycle.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, Lifecycle } from './lifecycle.js';
 import { createLogger, flushLogs, requestIdGenerator } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
 import { operationalRoutes, PROBE_PATHS, QUIET_ROUTES } from './probes.js';
@@ -63,10 +63,14 @@ export class Service {
   readonly adminApp: Application | null;
   readonly servers: readonly HttpServer[];
   readonly lifecycle: Lifecycle;
+  readonly #name: string;
+  readonly #version: string;
 
   constructor(options: ServiceOptions) {
     this.config = options.config ?? loadConfig();
     const info = packageInfo();
+    this.#name = options.name ?? info.name;
+    this.#version = options.version ?? info.version;
     this.logger = createLogger({
       level: this.config.logLevel,
       format: this.config.logFormat,
@@ -121,6 +125,7 @@ export class Service {
    */
   async start(options: { readonly announce?: boolean } = {}): Promise<number> {
     this.lifecycle.install();
+    if (this.config.tracing !== undefined) await this.#startTracing(this.config.tracing);
     const [main, admin] = this.servers;
     const address = await (main as HttpServer).listen(this.config.port, this.config.host);
     let adminPort: number | undefined;
@@ -138,5 +143,23 @@ export class Service {
     );
     void flushLogs(this.logger); // tooling waits for this line: do not leave it in the buffer
     return address.port;
+  }
+
+  /** Span export, loaded only when configured (none of the OpenTelemetry SDK otherwise). */
+  async #startTracing(config: TracingConfig): Promise<void> {
+    const { startExport } = await import('./tracing/export.js');
+    const timeoutMs = Math.max(
+      100,
+      Math.min(DEFAULT_HOOK_TIMEOUT_MS - 1000, this.config.shutdownTimeoutMs),
+    );
+    const spans = await startExport({
+      config,
+      serviceName: this.#name,
+      serviceVersion: this.#version,
+      timeoutMs,
+      registry: this.metrics.registry,
+    });
+    this.app.addObserver(spans.observer);
+    this.lifecycle.addShutdownHook('tracing', () => spans.shutdown(), timeoutMs + 500);
   }
 }

@@ -31,6 +31,7 @@ import type { CompiledRoute } from './routing.js';
 import type { CompiledSchema } from './schema/compile.js';
 import type { ValidatedInput } from './schema/validate.js';
 import { type GetSignedCookieOptions, readSignedCookie } from './signed-cookies.js';
+import { TraceContext } from './trace-context.js';
 
 const EMPTY_ARGS: readonly string[] = Object.freeze([]);
 
@@ -88,6 +89,7 @@ export abstract class HandlerBase {
   #jsonValue: unknown;
   #log: Logger | null;
   #cookies: Cookies | null;
+  #trace: TraceContext | null;
 
   /** Created by the application for each request; override `initialize`, not this. */
   constructor(
@@ -130,6 +132,7 @@ export abstract class HandlerBase {
     this.#jsonValue = undefined;
     this.#log = null;
     this.#cookies = null;
+    this.#trace = null;
   }
 
   /** The response status. */
@@ -313,12 +316,42 @@ export abstract class HandlerBase {
     return requestProtocol(this.request, this.application.settings.trustProxy);
   }
 
-  /** A logger for this request: the application's, carrying the request id when it has one. */
+  /**
+   * The request's W3C trace context: the caller's trace from a valid `traceparent` header, else a
+   * new one; `spanId` is this server span's own id. Made on first use.
+   */
+  get traceContext(): TraceContext {
+    this.#trace ??= TraceContext.fromHeaders(this.request.headers);
+    return this.#trace;
+  }
+
+  /**
+   * The `traceparent` header value for an outgoing call, so the callee continues this trace:
+   * `fetch(url, { headers: { traceparent: this.traceparent() } })`, or spread
+   * `this.traceContext.headers()` to pass `tracestate` on too.
+   */
+  traceparent(): string {
+    return this.traceContext.traceparent();
+  }
+
+  /**
+   * A logger for this request: the application's, carrying the request id when it has one and
+   * the trace context (`trace_id`, `span_id`, `trace_flags`).
+   */
   get log(): Logger {
     if (this.#log === null) {
       const base = this.application.logger;
-      this.#log =
-        this.requestId !== '' && base.child ? base.child({ reqId: this.requestId }) : base;
+      if (base.child) {
+        const trace = this.traceContext;
+        const fields: Record<string, unknown> = {};
+        if (this.requestId !== '') fields.reqId = this.requestId;
+        fields.trace_id = trace.traceId;
+        fields.span_id = trace.spanId;
+        fields.trace_flags = trace.traceFlagsHex;
+        this.#log = base.child(fields);
+      } else {
+        this.#log = base;
+      }
     }
     return this.#log;
   }

@@ -93,6 +93,14 @@ export {
 } from './static-files.js';
 export { streamBody } from './streaming-body.js';
 export { serve, type TestServer } from './testing.js';
+export {
+  keptTracestate,
+  parseTraceparent,
+  randomHexId,
+  TRACE_FLAG_SAMPLED,
+  TraceContext,
+  type TraceParent,
+} from './trace-context.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, WebSocketHandler } from './websocket/handler.js';
 export { isWebSocketUpgrade } from './websocket/upgrade.js';
 export { XSRF_COOKIE } from './xsrf.js';

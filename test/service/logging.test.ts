@@ -19,6 +19,7 @@ import {
   type RouteEntry,
   serve,
   type TestServer,
+  TraceContext,
   url,
 } from '../../src/web/index.js';
 
@@ -632,6 +633,24 @@ describe('AccessLog with a real application', () => {
     expect(line.method).toBe(method);
   });
 
+  it('carries the trace context: continued from traceparent, or new', async () => {
+    const { srv, out } = await start();
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const continued = await call(srv, out, '/', { headers: { traceparent } });
+    expect(continued.line).toMatchObject({
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      trace_flags: '01',
+    });
+    expect(continued.line.span_id).toMatch(/^[0-9a-f]{16}$/);
+    expect(continued.line.span_id).not.toBe('00f067aa0ba902b7');
+    for (const bad of ['00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01', 'x']) {
+      const fresh = await call(srv, out, '/boom', { headers: { traceparent: bad } });
+      expect(fresh.line.trace_id).toMatch(/^[0-9a-f]{32}$/);
+      expect(fresh.line.trace_id).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+      expect(fresh.line).toMatchObject({ trace_flags: '00', statusCode: 500 });
+    }
+  });
+
   it('gives route null for an unknown path and bytes 0 for HEAD', async () => {
     const { srv, out } = await start();
     const missing = await call(srv, out, '/missing/thing?q=1');
@@ -704,6 +723,7 @@ describe('AccessLog with a real application', () => {
         isAborted: false,
         status,
         requestId: 'id',
+        traceContext: TraceContext.fromHeaders({}),
         method: 'GET',
         path: '/',
         startTime: performance.now(),
@@ -740,6 +760,9 @@ describe('the access line written without pino’s serialiser', () => {
       isAborted: false,
       status: 200,
       requestId: 'abc-1',
+      traceContext: TraceContext.fromHeaders({
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      }),
       method: 'GET',
       path: '/items/42',
       startTime: performance.now(),
