@@ -10,14 +10,8 @@
 import { type Primary, RequestTimeoutError, type WorkerChannel } from '../service/cluster/index.js';
 import { HttpError } from '../web/index.js';
 import { MAX_TEXT_LENGTH } from './chat-handlers.js';
-import {
-  type ChatBatch,
-  type ChatListener,
-  type ChatMessage,
-  ChatRoom,
-  type ChatStore,
-  type HeldPoll,
-} from './chat-room.js';
+import { ChatMirror } from './chat-mirror.js';
+import { type ChatMessage, ChatRoom } from './chat-room.js';
 
 const POST = 'chat.post';
 const HISTORY = 'chat.history';
@@ -52,14 +46,12 @@ export function serveChatFromPrimary(primary: Primary, capacity = 1000): ChatRoo
 }
 
 /** A worker's room: posts go through the primary; messages arrive by broadcast. */
-export class ClusterChatRoom implements ChatStore {
-  readonly local: ChatRoom;
-
+export class ClusterChatRoom extends ChatMirror {
   constructor(
     private readonly channel: WorkerChannel,
     capacity = 1000,
   ) {
-    this.local = new ChatRoom(capacity);
+    super(capacity);
     channel.subscribe(MESSAGE, (message) => this.local.deliver(message as ChatMessage));
   }
 
@@ -84,26 +76,5 @@ export class ClusterChatRoom implements ChatStore {
         },
       );
     }
-  }
-
-  latest(count?: number): ChatMessage[] {
-    return this.local.latest(count);
-  }
-
-  since(after: number, limit?: number): ChatMessage[] {
-    return this.local.since(after, limit);
-  }
-
-  /** Every message posted on any worker reaches this worker's subscribers (by broadcast). */
-  subscribe(listener: ChatListener): () => void {
-    return this.local.subscribe(listener);
-  }
-
-  wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null> {
-    return this.local.wait(after, timeoutMs, signal);
-  }
-
-  hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll {
-    return this.local.hold(after, timeoutMs, done);
   }
 }

@@ -9,14 +9,8 @@
  */
 import { Redis } from 'ioredis';
 import { HttpError } from '../web/index.js';
-import {
-  type ChatBatch,
-  type ChatListener,
-  type ChatMessage,
-  ChatRoom,
-  type ChatStore,
-  type HeldPoll,
-} from './chat-room.js';
+import { ChatMirror } from './chat-mirror.js';
+import type { ChatMessage, ChatStore } from './chat-room.js';
 
 /**
  * Numbers, stores, trims and publishes one message as one atomic step, so ids increase in the
@@ -82,8 +76,7 @@ interface PostCommand {
  * Redis and key prefix. All its keys share the hash tag `{chat}`, so the script's keys live in one
  * slot of a Redis Cluster.
  */
-export class RedisChatStore implements ChatStore {
-  readonly local: ChatRoom;
+export class RedisChatStore extends ChatMirror {
   /** The keys and channel, `<prefix>:{chat}:…`. */
   readonly keys: { readonly lastId: string; readonly history: string; readonly channel: string };
   private readonly command: Redis;
@@ -104,8 +97,8 @@ export class RedisChatStore implements ChatStore {
   private readonly syncWaiters = new Set<() => void>();
 
   constructor(options: RedisChatOptions) {
+    super(options.capacity ?? 1000);
     this.capacity = options.capacity ?? 1000;
-    this.local = new ChatRoom(this.capacity);
     this.retryAfter = String(options.retryAfterSeconds ?? 2);
     const base = `${options.keyPrefix}:{chat}`;
     this.keys = {
@@ -209,27 +202,6 @@ export class RedisChatStore implements ChatStore {
     if (this.inSync && message.id === this.local.lastId + 1) this.local.deliver(message);
     else await this.delivered(message.id);
     return message;
-  }
-
-  latest(count?: number): ChatMessage[] {
-    return this.local.latest(count);
-  }
-
-  since(after: number, limit?: number): ChatMessage[] {
-    return this.local.since(after, limit);
-  }
-
-  /** Every message posted on any worker of any instance reaches this worker's subscribers. */
-  subscribe(listener: ChatListener): () => void {
-    return this.local.subscribe(listener);
-  }
-
-  wait(after: number, timeoutMs: number, signal?: AbortSignal): Promise<ChatBatch | null> {
-    return this.local.wait(after, timeoutMs, signal);
-  }
-
-  hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll {
-    return this.local.hold(after, timeoutMs, done);
   }
 
   private unavailable(cause?: unknown): HttpError {

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/service/config.js';
-
-/** The ConfigError `loadConfig(env)` throws (fails the test when it accepts `env`). */
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error(`loadConfig(${JSON.stringify(env)}) accepted a bad value`);
-}
+import { loadConfig } from '../../src/service/config.js';
+import { configError } from '../support/config.js';
 
 describe('REDIS_URL', () => {
   it('is unset by default, and blank counts as unset', () => {

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/service/config.js';
-
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error(`loadConfig(${JSON.stringify(env)}) accepted a bad value`);
-}
+import { loadConfig } from '../../src/service/config.js';
+import { configError } from '../support/config.js';
 
 describe('the OTEL_* variables', () => {
   it('leave export off without an endpoint, whatever else is set', () => {
