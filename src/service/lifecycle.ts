@@ -10,9 +10,11 @@ import { flushLogs } from './logging.js';
  * closed (its connections finished, or were destroyed at the deadline), one hook at a time, the
  * last registered first. It
  * may be async. A throw, a rejection or outlasting its timeout is logged and makes the exit code
- * 1; the next hook then runs (a hook that timed out is no longer awaited).
+ * 1; the next hook then runs (a hook that timed out is no longer awaited). It is called with the
+ * milliseconds it has (its own timeout or what is left of the shutdown deadline, whichever is
+ * shorter): a hook that can give up early (abandon a flush, drop a queue) should end within them.
  */
-export type ShutdownHook = () => unknown;
+export type ShutdownHook = (timeLeftMs: number) => unknown;
 
 /**
  * Where the shutdown sequence is; it only moves forward:
@@ -195,7 +197,7 @@ async function runHook(hook: RegisteredHook, leftMs: number, logger: Logger): Pr
   const why = timeoutMs < hook.timeoutMs ? ' (the shutdown deadline)' : '';
   try {
     await Promise.race([
-      Promise.resolve().then(hook.fn),
+      Promise.resolve(timeoutMs).then(hook.fn),
       new Promise((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`timed out after ${timeoutMs} ms${why}`)),

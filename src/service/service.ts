@@ -160,6 +160,10 @@ export class Service {
       registry: this.metrics.registry,
     });
     this.app.addObserver(spans.observer);
-    this.lifecycle.addShutdownHook('tracing', () => spans.shutdown(), timeoutMs + 500);
+    this.lifecycle.addShutdownHook(
+      'tracing',
+      (timeLeftMs) => spans.shutdown(timeLeftMs),
+      timeoutMs + 500,
+    );
   }
 }

@@ -42,8 +42,11 @@ export interface ExportOptions {
 /** A running export: its observer for the application, and the flush for shutdown. */
 export interface SpanExport {
   readonly observer: SpanObserver;
-  /** Exports what is pending and stops; resolves by `timeoutMs` at the latest, never rejects. */
-  shutdown(): Promise<void>;
+  /**
+   * Exports what is pending and stops; resolves by `timeoutMs` (or a little before `timeLeftMs`,
+   * the shutdown hook's time) at the latest, never rejects.
+   */
+  shutdown(timeLeftMs?: number): Promise<void>;
 }
 
 function samplerOf(config: TracingConfig): Sampler {
@@ -169,10 +172,13 @@ export async function startExport(options: ExportOptions): Promise<SpanExport> {
   trace.setGlobalTracerProvider(provider);
   return {
     observer: new SpanObserver(tracer, ids),
-    async shutdown() {
+    async shutdown(timeLeftMs = timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
+      // Give up on the flush a little before the shutdown hook's own time is up, so that an
+      // unreachable collector costs spans, never the exit code.
+      const waitMs = Math.max(0, Math.min(timeoutMs, timeLeftMs - 50));
       const late = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
+        timer = setTimeout(resolve, waitMs);
         timer.unref();
       });
       await Promise.race([provider.shutdown().catch(() => undefined), late]);
