@@ -36,7 +36,11 @@ RUN npm run build \
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# What Node never reads at run time goes: source maps and type declarations of the dependencies,
+# and the `esnext` builds some packages ship for bundlers (OpenTelemetry's). About 30 MB.
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete \
+ && find node_modules -type d -path '*/build/esnext' -prune -exec rm -rf {} + \
  && npm cache clean --force
 
 FROM ${NODE_IMAGE}
