@@ -1,3 +1,7 @@
+import { ConfigError, type Env, variable, withoutPassword } from './config-variables.js';
+
+export { ConfigError } from './config-variables.js';
+
 /** The service's configuration, read once from the environment at start-up. */
 export interface Config {
   readonly port: number;
@@ -56,38 +60,12 @@ export interface TracingConfig {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** A bad environment variable: the message is one line naming it, its value and what it accepts. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    value: string,
-    accepts: string,
-  ) {
-    super(`${variable}=${JSON.stringify(value)} is not valid: expected ${accepts}`);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = raw.trim();
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
-  }
-  return Number(value);
+  return variable.integer(name, { default: fallback, min, max }).read(env);
 }
 
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = raw.trim().toLowerCase();
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
-  }
-  return value as T;
+  return variable.oneOf(name, allowed, fallback).read(env);
 }
 
 const MAX_MS = 2_147_483_647; // the largest delay a Node timer accepts
@@ -103,7 +81,7 @@ function redisUrl(env: Env): string | undefined {
     url = new URL(value);
   } catch {
     // The value may hold a password: the message names the variable and the form, not the value.
-    throw new ConfigError('REDIS_URL', redact(value), REDIS_URL_FORM);
+    throw new ConfigError('REDIS_URL', withoutPassword(value), REDIS_URL_FORM);
   }
   const database = url.pathname === '' || url.pathname === '/' ? '0' : url.pathname.slice(1);
   if (
@@ -113,14 +91,9 @@ function redisUrl(env: Env): string | undefined {
     url.search !== '' ||
     url.hash !== ''
   ) {
-    throw new ConfigError('REDIS_URL', redact(value), REDIS_URL_FORM);
+    throw new ConfigError('REDIS_URL', withoutPassword(value), REDIS_URL_FORM);
   }
   return value;
-}
-
-/** A URL's text with any password replaced by `***` (best effort for text that is not a URL). */
-function redact(value: string): string {
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 function keyPrefix(env: Env): string {
@@ -139,7 +112,7 @@ function otlpUrl(env: Env, name: string): string | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const url = URL.parse(raw.trim());
   if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new ConfigError(name, redact(raw), 'an http:// or https:// URL');
+    throw new ConfigError(name, withoutPassword(raw), 'an http:// or https:// URL');
   }
   return url.href;
 }

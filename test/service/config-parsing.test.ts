@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Config, ConfigError, LOG_LEVELS, loadConfig } from '../../src/service/config.js';
+import { type Config, LOG_LEVELS, loadConfig } from '../../src/service/config.js';
+import { configError } from '../support/config.js';
 
 const DEFAULTS: Config = {
   port: 8080,
@@ -16,17 +17,6 @@ const DEFAULTS: Config = {
   redisUrl: undefined,
   redisKeyPrefix: 'tornode',
 };
-
-/** Calls `loadConfig(env)` and returns the ConfigError it throws (fails the test otherwise). */
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error(`loadConfig(${JSON.stringify(env)}) accepted a bad value`);
-}
 
 afterEach(() => {
   vi.unstubAllEnvs();
