@@ -30,37 +30,12 @@ OFFLINE_TOOL=${OFFLINE_NODE_IMAGE:-$repo/../shared/tools/offline-node-image.sh}
 IMAGE=tornode:fresh-machine
 prefix="tornode-fresh-$$"
 
-say() { printf '[fresh-machine] %s\n' "$*"; }
-ok() { printf '[fresh-machine] ok    %s\n' "$*"; passed=$((passed + 1)); }
-bad() { printf '[fresh-machine] FAIL  %s\n' "$*" >&2; failed=$((failed + 1)); }
-die() { printf '[fresh-machine] FATAL %s\n' "$*" >&2; exit 1; }
-passed=0
-failed=0
+TAG=fresh-machine
+# shellcheck source=test/container/lib.sh
+source "$repo/test/container/lib.sh"
 
 command -v git >/dev/null || die "git is not installed (it makes the clean copy)"
 command -v node >/dev/null || die "node is not on PATH (the probes use it)"
-
-tmp=$(mktemp -d)
-containers=()
-cleanup() {
-  local c
-  for c in ${containers[@]+"${containers[@]}"}; do docker rm -f "$c" >/dev/null 2>&1 || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-now_ms() { date +%s%3N; }
-free_port() {
-  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
-}
-http_get() {
-  node -e "
-    fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
-      .then(async (r) => console.log(r.status + ' ' + (await r.text()).trim().slice(0, 80)))
-      .catch(() => console.log('000'));" "$1"
-}
 
 # --- daemon, base image, the bare image -----------------------------------------------------------
 

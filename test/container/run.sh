@@ -35,43 +35,12 @@ MAX_IMAGE_DELTA_MB=${MAX_IMAGE_DELTA_MB:-30}
 STOP_LIMIT_MS=${STOP_LIMIT_MS:-5000}
 prefix="tornode-ct-$$"
 
-say() { printf '[container-test] %s\n' "$*"; }
-ok() { printf '[container-test] ok    %s\n' "$*"; passed=$((passed + 1)); }
-bad() { printf '[container-test] FAIL  %s\n' "$*" >&2; failed=$((failed + 1)); }
-die() { printf '[container-test] FATAL %s\n' "$*" >&2; exit 1; }
-passed=0
-failed=0
+TAG=container-test
+# shellcheck source=test/container/lib.sh
+source "$repo/test/container/lib.sh"
 
 command -v docker >/dev/null || [[ -f $OFFLINE_TOOL ]] || die "docker is not installed"
 command -v node >/dev/null || die "node is not on PATH (the test's helpers use it)"
-
-tmp=$(mktemp -d)
-containers=()
-cleanup() {
-  local c
-  for c in ${containers[@]+"${containers[@]}"}; do docker rm -f "$c" >/dev/null 2>&1 || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-now_ms() { date +%s%3N; }
-
-# --- helpers (node: the same on every machine that runs this project) --------------------------
-
-# A TCP port that nothing listens on right now (on 127.0.0.1).
-free_port() {
-  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
-}
-
-# http_get URL → prints "STATUS BODY" (status 000 when the connection fails); 2 s timeout.
-http_get() {
-  node -e "
-    fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
-      .then(async (r) => console.log(r.status + ' ' + (await r.text()).trim().slice(0, 200)))
-      .catch(() => console.log('000'));" "$1"
-}
 
 # wait_status URL STATUS CONTAINER SECONDS: polls until URL answers STATUS; fails early if the
 # container exits.
@@ -207,7 +176,7 @@ trace=$(docker run --rm --network none --read-only --cap-drop ALL "$IMAGE" \
   node --enable-source-maps --input-type=module -e "
     const { loadConfig } = await import('/app/dist/service/config.js');
     try { loadConfig({ PORT: 'abc' }); } catch (error) { console.log(error.stack.split('\n')[1].trim()); }" 2>&1 || true)
-if [[ $trace =~ /src/service/config\.ts:[0-9]+ ]]; then ok "stack traces map to TypeScript: $trace"; else bad "stack trace not mapped: $trace"; fi
+if [[ $trace =~ /src/service/config(-variables)?\.ts:[0-9]+ ]]; then ok "stack traces map to TypeScript: $trace"; else bad "stack trace not mapped: $trace"; fi
 if inspect '{{json .Config.Env}}' | grep -q '"NODE_ENV=production"'; then ok "NODE_ENV=production"; else bad "NODE_ENV is not production"; fi
 if inspect '{{json .Config.ExposedPorts}}' | grep -q '"8080/tcp"'; then ok "EXPOSE 8080"; else bad "8080/tcp is not exposed"; fi
 healthcheck=$(inspect '{{json .Config.Healthcheck}}')
