@@ -3,20 +3,21 @@
 #
 #   bench/tools/ab.sh ROUNDS 'label|ENV=1 OTHER=2|path/to/server.mjs' 'label2||other.mjs' …
 #
-# Each server runs alone on CPU 0 (PORT=3999, HOST=127.0.0.1), wrk -t1 -c64 on CPU 1: 1 s of
+# Each server runs alone on CPU 0 (PORT=$AB_PORT, default 3999, HOST=127.0.0.1), wrk -t1 -c64 on CPU 1: 1 s of
 # warm-up, then SECONDS_MEASURED (3) seconds measured; CPU time from /proc/PID/stat. URLPATH (/)
 # and WRKARGS (for example "-s post.lua") pass through to wrk. Needs wrk, taskset, curl, bc.
 set -euo pipefail
 rounds=$1
 shift
 seconds=${SECONDS_MEASURED:-3}
-url="http://127.0.0.1:3999${URLPATH:-/}"
+port=${AB_PORT:-3999}
+url="http://127.0.0.1:${port}${URLPATH:-/}"
 declare -A cpu rps
 for _ in $(seq "$rounds"); do
   for spec in "$@"; do
     IFS='|' read -r label envs server <<<"$spec"
     # shellcheck disable=SC2086
-    env $envs PORT=3999 HOST=127.0.0.1 SHUTDOWN_DELAY_MS=0 taskset -c 0 node "$server" >/dev/null 2>&1 &
+    env $envs PORT=$port HOST=127.0.0.1 SHUTDOWN_DELAY_MS=0 taskset -c 0 node "$server" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break || sleep 0.05; done
     # shellcheck disable=SC2086
