@@ -93,7 +93,7 @@ else
   grep -E 'FAIL|Error|✗|×' <<<"$plain" | head -40 >&2 || tail -40 <<<"$plain" >&2
 fi
 missing=$(grep -oE '^[a-z-]+ missing: .*' <<<"$plain" | sort -u) || true
-for program in chromium prometheus promtool redis-server; do
+for program in chromium prometheus promtool redis-server kubectl; do
   if grep -q "^$program missing: " <<<"$missing"; then
     ok "skip line: $(grep "^$program missing: " <<<"$missing" | head -1)"
   else

@@ -21,6 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { findProgram } from '../support/programs.js';
 
 /** A Kubernetes object as plain JSON. */
 export type K8sObject = {
@@ -313,8 +314,11 @@ let binary: { command: string; args: string[] } | null | undefined;
 export function kustomizeBinary(): { command: string; args: string[] } | undefined {
   if (binary === undefined) {
     if (onPath('kustomize')) binary = { command: 'kustomize', args: ['build'] };
-    else if (onPath('kubectl')) binary = { command: 'kubectl', args: ['kustomize'] };
-    else binary = null;
+    else {
+      const kubectl = findProgram('kubectl'); // KUBECTL=/nowhere tries the skip
+      binary =
+        kubectl !== undefined && onPath(kubectl) ? { command: kubectl, args: ['kustomize'] } : null;
+    }
   }
   return binary ?? undefined;
 }

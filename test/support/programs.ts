@@ -10,7 +10,7 @@
  *   that same line inside the suite, so CI fails instead of silently running less.
  *
  * A program is looked up by the environment variable named after it (`CHROMIUM`, `PROMETHEUS`,
- * `PROMTOOL`, `REDIS_SERVER`, `DOCKER`: a path, which may point nowhere to try the skip), else on
+ * `PROMTOOL`, `REDIS_SERVER`, `DOCKER`, `KUBECTL`: a path, which may point nowhere to try the skip), else on
  * `PATH`.
  */
 import { accessSync, constants } from 'node:fs';
@@ -23,6 +23,7 @@ const INSTALL = {
   promtool: 'apt-get install prometheus',
   'redis-server': 'apt-get install redis-server',
   docker: 'apt-get install docker.io (and a running daemon)',
+  kubectl: 'install kubectl or kustomize (https://kubernetes.io/docs/tasks/tools/)',
 } as const;
 
 /** A system program a test may need. */
