@@ -49,7 +49,42 @@ const results = reportOnly
       options: { ...options, log: undefined, polls },
     };
 
-if (!reportOnly) await measure();
+/**
+ * What the kernel keeps per TCP connection on this machine, for bench/analysis.md's estimate of
+ * many connections: slab object sizes (bytes) of a socket's parts, from /proc/slabinfo (root only;
+ * `null` otherwise), and the TCP buffer limits (min, default, max bytes) from /proc/sys.
+ */
+function kernelPerSocket() {
+  const read = (path) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return null;
+    }
+  };
+  const slab = read('/proc/slabinfo');
+  const size = (name) => {
+    const line = slab?.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? null : Number(line.trim().split(/\s+/)[3]);
+  };
+  const triple = (path) => read(path)?.trim().split(/\s+/).map(Number) ?? null;
+  return {
+    slabBytes: {
+      TCP: size('TCP'),
+      sock_inode_cache: size('sock_inode_cache'),
+      filp: size('filp'),
+      dentry: size('dentry'),
+      eventpoll_epi: size('eventpoll_epi'),
+    },
+    tcpRmem: triple('/proc/sys/net/ipv4/tcp_rmem'),
+    tcpWmem: triple('/proc/sys/net/ipv4/tcp_wmem'),
+  };
+}
+
+if (!reportOnly) {
+  results.kernel = kernelPerSocket();
+  await measure();
+}
 
 async function measure() {
   if (only.has('router')) {
@@ -150,6 +185,16 @@ if (results.startup) {
     '## Start-up',
     '',
     `\`node dist/main.js\` (WORKERS=1) to \`/readyz\` 200: ${results.startup.startupToReadyMs} ms (median); idle RSS ${results.startup.idleRssMiB} MiB.`,
+    '',
+  );
+}
+if (results.kernel?.slabBytes.TCP) {
+  const k = results.kernel;
+  const parts = Object.entries(k.slabBytes).filter(([, bytes]) => bytes !== null);
+  md.push(
+    '## Kernel, per TCP socket',
+    '',
+    `Slab objects (/proc/slabinfo): ${parts.map(([name, bytes]) => `${name} ${bytes} B`).join(', ')}: ${parts.reduce((n, [, b]) => n + b, 0)} B per socket, before any buffered data; tcp_rmem ${k.tcpRmem?.join('/')} and tcp_wmem ${k.tcpWmem?.join('/')} (min/default/max bytes, taken only while data waits).`,
     '',
   );
 }
