@@ -5,7 +5,7 @@
 // bench/longpoll-client.mjs in its own process on CPU 1 (the servers run on CPU 0), the POST
 // written on a connection opened beforehand. Contenders interleaved round by round; medians.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median, startServer, TORNADO_PYTHON } from './http.mjs';
@@ -15,6 +15,11 @@ const root = join(new URL('.', import.meta.url).pathname, '..');
 function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
+}
+
+/** How many file descriptors the process has open. */
+function openFds(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /** The node process's pid under `taskset` (taskset execs, so it is the same pid). */
@@ -127,7 +132,13 @@ async function longPollRound(count, log) {
       // Settle after start-up.
       await new Promise((r) => setTimeout(r, 500));
       const before = rssKiB(pid);
+      const fdsBefore = openFds(pid);
       await client.ask({ op: 'open', port: server.port, path: contender.path, count });
+      // A client's connect completes in the kernel's accept queue: wait until the server has
+      // accepted every connection (a slow acceptor, such as Tornado, lags far behind).
+      for (let i = 0; i < 600 && openFds(pid) - fdsBefore < count; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await new Promise((r) => setTimeout(r, 1500));
       const held = rssKiB(pid);
       const status = await client.ask({ op: 'status' });
