@@ -5,7 +5,8 @@
 //   node bench/tools/heap-per-poll.mjs bench/servers/longpoll-bare.mjs /poll [2000]
 // A path written ws:/path holds WebSockets instead (the `ws` client):
 //   node bench/tools/heap-per-poll.mjs dist/main.js ws:/chat/socket [2000]
-// HEAP_KEEP=1 keeps the snapshots (their directory is printed) for a closer look.
+// HEAP_KEEP=1 keeps the snapshots (their directory is printed) for a closer look: which objects
+// hold the new ones, with bench/tools/heap-retainers.mjs.
 // Snapshots go to a temporary directory, removed at the end.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
