@@ -106,7 +106,7 @@ async function longPollRound(count, log) {
     {
       name: 'tornado',
       command: [TORNADO_PYTHON, 'bench/servers/tornado_seed.py'],
-      path: '/chat/messages?after=0',
+      path: '/chat/messages?after=0&timeout=300',
     },
   ];
   // BENCH_SERVER_TIMING=1: the servers also stamp the POST's arrival and their last end() (see
