@@ -11,6 +11,9 @@ import { JSON_PATH } from './routes.mjs';
 const here = new URL('.', import.meta.url).pathname;
 const root = join(here, '..');
 
+/** Debian's python3, which has python3-tornado (a python3 earlier on PATH may not). */
+export const TORNADO_PYTHON = process.env.BENCH_TORNADO_PYTHON ?? '/usr/bin/python3';
+
 export const CONTENDERS = [
   { name: 'node-http', script: 'bench/servers/node-http.mjs' },
   { name: 'bare-prod', script: 'bench/servers/bare-prod.mjs' },
@@ -24,6 +27,8 @@ export const CONTENDERS = [
   },
   { name: 'fastify', script: 'bench/servers/fastify.mjs', env: { FASTIFY_LOGGER: '0' } },
   { name: 'fastify-logger', script: 'bench/servers/fastify.mjs', env: { FASTIFY_LOGGER: '1' } },
+  // The seed: Tornado 6.2 (Debian python3-tornado, under Debian's own python3).
+  { name: 'tornado', command: [TORNADO_PYTHON, 'bench/servers/tornado_seed.py'] },
   // Optional: only run when named in BENCH_CONTENDERS.
   {
     name: 'framework-etag',
@@ -99,7 +104,8 @@ async function waitForPort(port, child, timeoutMs = 10_000) {
 
 export async function startServer(contender, cpu = '0') {
   const port = await freePort();
-  const child = spawn('taskset', ['-c', cpu, process.execPath, contender.script], {
+  const argv = contender.command ?? [process.execPath, contender.script];
+  const child = spawn('taskset', ['-c', cpu, ...argv], {
     cwd: root,
     env: { ...process.env, ...contender.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],

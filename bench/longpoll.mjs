@@ -1,19 +1,25 @@
 // C10K: hold N concurrent waiting long polls (raw sockets from loopback), report the server's RSS
 // growth per held poll, then post one message and time from writing the POST until every poll has
 // its whole answer at the client. The full service (dist/main.js, WORKERS=1) against a bare
-// node:http long-poll server, same run, same client: bench/longpoll-client.mjs in its own process
-// on CPU 1 (the servers run on CPU 0), the POST written on a connection opened beforehand.
+// node:http long-poll server and the seed (Tornado), same run, same client:
+// bench/longpoll-client.mjs in its own process on CPU 1 (the servers run on CPU 0), the POST
+// written on a connection opened beforehand. Contenders interleaved round by round; medians.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from './http.mjs';
+import { median, startServer, TORNADO_PYTHON } from './http.mjs';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
 
 function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
+}
+
+/** How many file descriptors the process has open. */
+function openFds(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /** The node process's pid under `taskset` (taskset execs, so it is the same pid). */
@@ -55,7 +61,40 @@ function startClient(cpu = '1') {
   };
 }
 
-export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
+/**
+ * Every contender, `rounds` interleaved rounds of `count` held polls each (a fresh server and
+ * client per round); rows of medians, with the spread (min–max) of the memory and broadcast.
+ */
+export async function runLongPoll({ count = 10_000, rounds = 1, log = console.log } = {}) {
+  const samples = new Map();
+  for (let round = 1; round <= rounds; round++) {
+    for (const row of await longPollRound(count, log)) {
+      if (!samples.has(row.contender)) samples.set(row.contender, []);
+      samples.get(row.contender).push(row);
+    }
+  }
+  const spread = (values, digits) =>
+    `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+  return [...samples].map(([contender, list]) => {
+    const pick = (key) => list.map((r) => r[key]);
+    const row = {
+      contender,
+      held: count,
+      answered: Math.min(...pick('answered')),
+      rounds: list.length,
+      rssBeforeMiB: Number(median(pick('rssBeforeMiB')).toFixed(1)),
+      rssHeldMiB: Number(median(pick('rssHeldMiB')).toFixed(1)),
+      perPollKiB: Number(median(pick('perPollKiB')).toFixed(2)),
+      perPollKiBSpread: spread(pick('perPollKiB'), 2),
+      broadcastMs: Number(median(pick('broadcastMs')).toFixed(1)),
+      broadcastMsSpread: spread(pick('broadcastMs'), 1),
+    };
+    if (list[0].serverMs) row.serverMs = list.map((r) => r.serverMs);
+    return row;
+  });
+}
+
+async function longPollRound(count, log) {
   const contenders = [
     {
       name: 'service',
@@ -64,6 +103,11 @@ export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
       path: '/chat/messages?after=0',
     },
     { name: 'node-http', script: 'bench/servers/longpoll-bare.mjs', path: '/poll' },
+    {
+      name: 'tornado',
+      command: [TORNADO_PYTHON, 'bench/servers/tornado_seed.py'],
+      path: '/chat/messages?after=0&timeout=300',
+    },
   ];
   // BENCH_SERVER_TIMING=1: the servers also stamp the POST's arrival and their last end() (see
   // bench/tools/server-timing.cjs), to tell the server's share of the broadcast from the client's.
@@ -71,7 +115,7 @@ export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
   const results = [];
   for (const base of contenders) {
     const contender =
-      timingDir === null
+      timingDir === null || base.command !== undefined // not a Node server: no timestamps
         ? base
         : {
             ...base,
@@ -88,7 +132,13 @@ export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
       // Settle after start-up.
       await new Promise((r) => setTimeout(r, 500));
       const before = rssKiB(pid);
+      const fdsBefore = openFds(pid);
       await client.ask({ op: 'open', port: server.port, path: contender.path, count });
+      // A client's connect completes in the kernel's accept queue: wait until the server has
+      // accepted every connection (a slow acceptor, such as Tornado, lags far behind).
+      for (let i = 0; i < 600 && openFds(pid) - fdsBefore < count; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await new Promise((r) => setTimeout(r, 1500));
       const held = rssKiB(pid);
       const status = await client.ask({ op: 'status' });
@@ -108,7 +158,7 @@ export async function runLongPoll({ count = 10_000, log = console.log } = {}) {
         perPollKiB: Number(((held - before) / count).toFixed(2)),
         broadcastMs: Number(broadcastMs.toFixed(1)),
       };
-      if (timingDir !== null) {
+      if (timingDir !== null && contender.command === undefined) {
         const file = join(timingDir, `server-timing-${pid}.json`);
         for (let i = 0; i < 40 && !existsSync(file); i++)
           await new Promise((r) => setTimeout(r, 100));

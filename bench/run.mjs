@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark of bench/, then a table on stdout and bench/results.md and
 // bench/results.json with the machine, Node version, date and command.
 // Knobs: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_WARMUP (2), BENCH_CONNECTIONS (64),
-// BENCH_POLLS (10000), BENCH_ONLY (comma list of: http,router,longpoll,startup),
+// BENCH_POLLS (10000: held long polls, and WebSockets), BENCH_ONLY (comma list of:
+// http,router,longpoll,websockets,startup; long polls and WebSockets run BENCH_ROUNDS rounds too),
 // BENCH_CONTENDERS (comma list of HTTP contenders, node-http always included; optional ones such as
 // framework-etag and framework-compress run only when named), BENCH_ACCEPT_ENCODING (a header).
 // `node bench/run.mjs --report` measures nothing: it rewrites results.md from results.json.
@@ -12,9 +13,10 @@ import { runHttp } from './http.mjs';
 import { runLongPoll, runStartup } from './longpoll.mjs';
 import { runRouter } from './router.mjs';
 import { targetsTable } from './targets.mjs';
+import { runWebSockets } from './websockets.mjs';
 
 const env = process.env;
-const only = new Set((env.BENCH_ONLY ?? 'http,router,longpoll,startup').split(','));
+const only = new Set((env.BENCH_ONLY ?? 'http,router,longpoll,websockets,startup').split(','));
 const options = {
   rounds: Number(env.BENCH_ROUNDS ?? 3),
   seconds: Number(env.BENCH_SECONDS ?? 5),
@@ -47,7 +49,42 @@ const results = reportOnly
       options: { ...options, log: undefined, polls },
     };
 
-if (!reportOnly) await measure();
+/**
+ * What the kernel keeps per TCP connection on this machine, for bench/analysis.md's estimate of
+ * many connections: slab object sizes (bytes) of a socket's parts, from /proc/slabinfo (root only;
+ * `null` otherwise), and the TCP buffer limits (min, default, max bytes) from /proc/sys.
+ */
+function kernelPerSocket() {
+  const read = (path) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return null;
+    }
+  };
+  const slab = read('/proc/slabinfo');
+  const size = (name) => {
+    const line = slab?.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? null : Number(line.trim().split(/\s+/)[3]);
+  };
+  const triple = (path) => read(path)?.trim().split(/\s+/).map(Number) ?? null;
+  return {
+    slabBytes: {
+      TCP: size('TCP'),
+      sock_inode_cache: size('sock_inode_cache'),
+      filp: size('filp'),
+      dentry: size('dentry'),
+      eventpoll_epi: size('eventpoll_epi'),
+    },
+    tcpRmem: triple('/proc/sys/net/ipv4/tcp_rmem'),
+    tcpWmem: triple('/proc/sys/net/ipv4/tcp_wmem'),
+  };
+}
+
+if (!reportOnly) {
+  results.kernel = kernelPerSocket();
+  await measure();
+}
 
 async function measure() {
   if (only.has('router')) {
@@ -60,7 +97,19 @@ async function measure() {
   }
   if (only.has('longpoll')) {
     process.stderr.write(`${polls} long polls …\n`);
-    results.longPoll = await runLongPoll({ count: polls, log: options.log });
+    results.longPoll = await runLongPoll({
+      count: polls,
+      rounds: options.rounds,
+      log: options.log,
+    });
+  }
+  if (only.has('websockets')) {
+    process.stderr.write(`${polls} WebSockets …\n`);
+    results.websockets = await runWebSockets({
+      count: polls,
+      rounds: options.rounds,
+      log: options.log,
+    });
   }
   if (only.has('http')) {
     process.stderr.write('HTTP throughput …\n');
@@ -105,12 +154,29 @@ if (results.longPoll) {
   md.push(
     '## Long polls',
     '',
-    '| contender | held | answered | RSS before MiB | RSS held MiB | KiB per poll | broadcast ms |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    'Each server alone on CPU 0 holding the polls of one client process on CPU 1; RSS growth per held poll, then one POST and the time until every poll has its whole answer. Medians of the rounds (spread min–max).',
+    '',
+    '| contender | held | answered | rounds | RSS before MiB | RSS held MiB | KiB per poll | broadcast ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const r of results.longPoll)
     md.push(
-      `| ${r.contender} | ${r.held} | ${r.answered} | ${r.rssBeforeMiB} | ${r.rssHeldMiB} | ${r.perPollKiB} | ${r.broadcastMs} |`,
+      `| ${r.contender} | ${r.held} | ${r.answered} | ${r.rounds ?? 1} | ${r.rssBeforeMiB} | ${r.rssHeldMiB} | ${r.perPollKiB}${r.perPollKiBSpread ? ` (${r.perPollKiBSpread})` : ''} | ${r.broadcastMs}${r.broadcastMsSpread ? ` (${r.broadcastMsSpread})` : ''} |`,
+    );
+  md.push('');
+}
+if (results.websockets) {
+  md.push(
+    '## WebSockets',
+    '',
+    'One server process on CPU 0 (the service: `dist/main.js`, WORKERS=1, `/chat/socket`; bare: `ws` alone) holding the sockets of two client processes on CPU 1; RSS growth and descriptors per socket, then one POST and the time until every socket has the message. Medians of the rounds (spread min–max).',
+    '',
+    '| contender | sockets | rounds | RSS before MiB | RSS held MiB | KiB per socket | fds per socket | broadcast ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const r of results.websockets)
+    md.push(
+      `| ${r.contender} | ${r.sockets} | ${r.rounds} | ${r.rssBeforeMiB} | ${r.rssHeldMiB} | ${r.perSocketKiB} (${r.perSocketKiBSpread}) | ${r.fdsPerSocket} | ${r.broadcastMs} (${r.broadcastMsSpread}) |`,
     );
   md.push('');
 }
@@ -119,6 +185,16 @@ if (results.startup) {
     '## Start-up',
     '',
     `\`node dist/main.js\` (WORKERS=1) to \`/readyz\` 200: ${results.startup.startupToReadyMs} ms (median); idle RSS ${results.startup.idleRssMiB} MiB.`,
+    '',
+  );
+}
+if (results.kernel?.slabBytes.TCP) {
+  const k = results.kernel;
+  const parts = Object.entries(k.slabBytes).filter(([, bytes]) => bytes !== null);
+  md.push(
+    '## Kernel, per TCP socket',
+    '',
+    `Slab objects (/proc/slabinfo): ${parts.map(([name, bytes]) => `${name} ${bytes} B`).join(', ')}: ${parts.reduce((n, [, b]) => n + b, 0)} B per socket, before any buffered data; tcp_rmem ${k.tcpRmem?.join('/')} and tcp_wmem ${k.tcpWmem?.join('/')} (min/default/max bytes, taken only while data waits).`,
     '',
   );
 }

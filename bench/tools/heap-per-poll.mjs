@@ -3,12 +3,17 @@
 // and prints the difference per poll: self bytes and object count by constructor (or node type).
 //   node bench/tools/heap-per-poll.mjs dist/main.js '/chat/messages?after=0' [2000]
 //   node bench/tools/heap-per-poll.mjs bench/servers/longpoll-bare.mjs /poll [2000]
+// A path written ws:/path holds WebSockets instead (the `ws` client):
+//   node bench/tools/heap-per-poll.mjs dist/main.js ws:/chat/socket [2000]
+// HEAP_KEEP=1 keeps the snapshots (their directory is printed) for a closer look: which objects
+// hold the new ones, with bench/tools/heap-retainers.mjs.
 // Snapshots go to a temporary directory, removed at the end.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 
 const [script, path, n = '2000'] = process.argv.slice(2);
 if (script === undefined || path === undefined) {
@@ -93,6 +98,17 @@ try {
   await snapshot();
   const sockets = [];
   for (let i = 0; i < count; i++) {
+    if (path.startsWith('ws:')) {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${path.slice(3)}`, {
+        perMessageDeflate: false,
+      });
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      sockets.push({ destroy: () => ws.terminate() });
+      continue;
+    }
     const s = await connect();
     if (s === null) throw new Error('connect failed');
     s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
@@ -121,5 +137,6 @@ try {
   }
 } finally {
   child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.HEAP_KEEP) process.stderr.write(`snapshots kept in ${dir}\n`);
+  else rmSync(dir, { recursive: true, force: true });
 }

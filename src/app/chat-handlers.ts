@@ -1,5 +1,11 @@
 import { ApiHandler, HttpError, route, Type } from '../web/index.js';
-import { type ChatBatch, ChatRoom, type ChatStore, type HeldPoll } from './chat-room.js';
+import {
+  type ChatBatch,
+  ChatRoom,
+  type ChatStore,
+  type HeldPoll,
+  type PollReceiver,
+} from './chat-room.js';
 
 /** Longest a poll is held, in seconds. */
 export const MAX_POLL_SECONDS = 25;
@@ -63,22 +69,21 @@ export class MessagesHandler extends ApiHandler<ChatOptions> {
   /** The poll this request holds, while it is held. */
   private held: HeldPoll | null = null;
 
-  // A held poll is one waiter record in the room and one promise, and no `AbortSignal`: the poll
-  // ends through onConnectionClose (the client left) or onShutdown (the server drains).
-  override get(): Promise<void> | undefined {
+  // A held poll is one waiter record in the room and one small thenable (no promise, no closure
+  // of its own, no `AbortSignal`): the poll ends through onConnectionClose (the client left) or
+  // onShutdown (the server drains).
+  override get(): PollAnswer | undefined {
     const { after, timeout } = this.input(PollMessages).query;
     if (after === undefined) {
       this.sendBatch(ChatRoom.batch(this.room.latest()));
       return undefined;
     }
     const timeoutMs = Math.min(timeout, MAX_POLL_SECONDS) * 1000;
-    return new Promise((resolve) => {
-      this.held = this.room.hold(after, timeoutMs, (batch) => {
-        this.held = null;
-        this.answer(batch);
-        resolve();
-      });
-    });
+    const answer = new PollAnswer(this);
+    const held = this.room.hold(after, timeoutMs, answer);
+    if (answer.answered) return undefined; // there were messages already
+    this.held = held;
+    return answer;
   }
 
   /** The client left: stop holding its poll. */
@@ -91,7 +96,9 @@ export class MessagesHandler extends ApiHandler<ChatOptions> {
     this.held?.cancel();
   }
 
-  private answer(batch: ChatBatch | null): void {
+  /** @internal The held poll is answered (`null`: timed out, cancelled). */
+  answer(batch: ChatBatch | null): void {
+    this.held = null;
     if (batch === null) {
       // Timed out, or the server is shutting down: nothing new. (A client that left gets nothing.)
       this.setStatus(204);
@@ -113,6 +120,40 @@ export class MessagesHandler extends ApiHandler<ChatOptions> {
     this.setHeader('Content-Type', 'application/json; charset=utf-8');
     this.setHeader('Cache-Control', 'no-store');
     this.finish(batch.json);
+  }
+}
+
+/**
+ * What `get` returns for a held poll: the room's receiver for it and the thenable the lifecycle
+ * waits on, in one small object. The lifecycle finishes the response once it settles.
+ */
+class PollAnswer implements PollReceiver {
+  answered = false;
+  #settle: (() => void) | null = null;
+  #fail: ((error: unknown) => void) | null = null;
+
+  constructor(readonly handler: MessagesHandler) {}
+
+  // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose, what the lifecycle awaits
+  then(settle: () => void, fail: (error: unknown) => void): void {
+    this.#settle = settle;
+    this.#fail = fail;
+  }
+
+  pollAnswered(batch: ChatBatch | null): void {
+    this.answered = true;
+    const settle = this.#settle;
+    const fail = this.#fail;
+    this.#settle = null;
+    this.#fail = null;
+    try {
+      this.handler.answer(batch);
+    } catch (error) {
+      if (fail === null) throw error;
+      fail(error);
+      return;
+    }
+    settle?.();
   }
 }
 

@@ -5,6 +5,7 @@ import {
   ChatRoom,
   type ChatStore,
   type HeldPoll,
+  type PollCallback,
 } from './chat-room.js';
 
 /**
@@ -40,7 +41,7 @@ export abstract class ChatMirror implements ChatStore {
     return this.local.wait(after, timeoutMs, signal);
   }
 
-  hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll {
+  hold(after: number, timeoutMs: number, done: PollCallback): HeldPoll {
     return this.local.hold(after, timeoutMs, done);
   }
 }

@@ -36,7 +36,7 @@ export interface ChatStore {
    * already are newer messages; `cancel()` on the result answers `null` at once. A held poll
    * costs one small record, without a promise or an `AbortSignal` of its own.
    */
-  hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll;
+  hold(after: number, timeoutMs: number, done: PollCallback): HeldPoll;
   /**
    * Calls `listener` with every new message, in id order, synchronously as it arrives (so a
    * {@link since} read in the same turn neither misses nor repeats one). Returns the unsubscribe
@@ -49,6 +49,22 @@ export interface ChatStore {
 export interface HeldPoll {
   /** Answers the poll with `null` now, unless it was answered already. */
   cancel(): void;
+}
+
+/**
+ * What a held poll calls once: a function, or an object whose `pollAnswered` is called (a
+ * handler that is its own receiver spares a closure, and what it captures, per held poll).
+ */
+export type PollCallback = ((batch: ChatBatch | null) => void) | PollReceiver;
+
+/** The object form of a {@link PollCallback}. */
+export interface PollReceiver {
+  pollAnswered(batch: ChatBatch | null): void;
+}
+
+function answerPoll(done: PollCallback, batch: ChatBatch | null): void {
+  if (typeof done === 'function') done(batch);
+  else done.pollAnswered(batch);
 }
 
 /** What `hold` returns for a poll it answered at once. */
@@ -76,7 +92,7 @@ class Waiter implements HeldPoll {
   constructor(
     readonly room: ChatRoom,
     readonly after: number,
-    readonly resolve: (batch: ChatBatch | null) => void,
+    readonly done: PollCallback,
     /** `performance.now()` at which it times out. */
     readonly deadline: number,
     readonly queue: TimeoutQueue,
@@ -246,10 +262,10 @@ export class ChatRoom {
   }
 
   /** {@link ChatStore.hold}. */
-  hold(after: number, timeoutMs: number, done: (batch: ChatBatch | null) => void): HeldPoll {
+  hold(after: number, timeoutMs: number, done: PollCallback): HeldPoll {
     const ready = this.since(after, MAX_BATCH);
     if (ready.length > 0) {
-      done(ChatRoom.batch(ready));
+      answerPoll(done, ChatRoom.batch(ready));
       return ANSWERED;
     }
     let queue = this.queues.get(timeoutMs);
@@ -257,7 +273,10 @@ export class ChatRoom {
       queue = new TimeoutQueue(timeoutMs);
       this.queues.set(timeoutMs, queue);
     }
-    const waiter = new Waiter(this, after, done, performance.now() + timeoutMs, queue);
+    // A whole millisecond (a small integer, kept in the field itself; a fraction would be a heap
+    // number of its own per waiter): `expire` allows a millisecond of slack anyway.
+    const deadline = Math.ceil(performance.now()) + timeoutMs;
+    const waiter = new Waiter(this, after, done, deadline, queue);
     waiter.prev = queue.tail;
     if (queue.tail === null) queue.head = waiter;
     else queue.tail.next = waiter;
@@ -299,7 +318,7 @@ export class ChatRoom {
     }
     waiter.signal?.removeEventListener('abort', waiter);
     waiter.signal = null;
-    waiter.resolve(batch);
+    answerPoll(waiter.done, batch);
   }
 
   private tell(messages: readonly ChatMessage[]): void {

@@ -6,6 +6,19 @@ import type { ChatMessage, ChatStore } from './chat-room.js';
 /** A socket whose client lets this much pile up unread is closed (1008): it cannot keep up. */
 export const MAX_BACKLOG_BYTES = 1024 * 1024;
 
+// A broadcast hands the same message to every socket's listener in turn: it is serialised once
+// for all of them (the last one serialised is remembered), not once per socket.
+let lastMessage: ChatMessage | null = null;
+let lastJson = '';
+
+function messageJson(message: ChatMessage): string {
+  if (message !== lastMessage) {
+    lastJson = JSON.stringify(message);
+    lastMessage = message;
+  }
+  return lastJson;
+}
+
 /**
  * `GET /chat/socket` (WebSocket): the chat over one connection.
  *
@@ -82,7 +95,7 @@ export class ChatSocketHandler extends WebSocketHandler<ChatOptions> {
       this.close(1008, 'too slow');
       return;
     }
-    void this.writeMessage(message);
+    void this.writeMessage(messageJson(message));
   }
 
   /** Tells this client why its message was not posted (a closed socket is nobody to tell). */

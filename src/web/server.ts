@@ -207,10 +207,16 @@ export class HttpServer {
       },
       listener,
     );
+    // One `close` listener shared by every socket (each fires once): `once` would wrap it in a
+    // closure per connection, which a connection held open (a long poll) keeps.
+    const sockets = this.sockets;
+    function untrack(this: Socket): void {
+      sockets.delete(this);
+    }
     this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
+      sockets.add(socket);
       socket.destroySoon = lingeringDestroySoon;
-      socket.once('close', () => this.sockets.delete(socket));
+      socket.on('close', untrack);
     });
     if (this.application !== null) {
       // Let the handler decide on `Expect: 100-continue`: it sends 100 Continue only when it is

@@ -60,4 +60,49 @@ describe('bench/results.md', () => {
     expect(table).toContain('| idle RSS ≤ 60 MiB | 50 MiB | yes |');
     expect(table).not.toContain('C10K'); // no long-poll figures in this run
   });
+
+  it('computes the held-connection verdicts against bare servers and the seed', () => {
+    const poll = (contender: string, perPollKiB: number, broadcastMs: number) => ({
+      contender,
+      held: 10_000,
+      answered: 10_000,
+      perPollKiB,
+      broadcastMs,
+    });
+    const table = targets({
+      http: [
+        { scenario: 'hello', contender: 'node-http', ratio: 1, cpuUsPerReq: 10, rps: 100 },
+        { scenario: 'hello', contender: 'service', ratio: 0.8, cpuUsPerReq: 12, rps: 80 },
+        { scenario: 'hello', contender: 'tornado', ratio: 0.1, cpuUsPerReq: 90, rps: 10 },
+      ],
+      longPoll: [poll('service', 10, 330), poll('node-http', 10.5, 288), poll('tornado', 15, 1000)],
+      websockets: [
+        {
+          contender: 'service',
+          sockets: 10_000,
+          perSocketKiB: 16,
+          fdsPerSocket: 1,
+          broadcastMs: 40,
+        },
+        {
+          contender: 'ws-bare',
+          sockets: 10_000,
+          perSocketKiB: 8,
+          fdsPerSocket: 1,
+          broadcastMs: 50,
+        },
+      ],
+    }).join('\n');
+    expect(table).toContain(
+      '| held poll ≤ 1.0 × bare node:http (RSS per poll) | 0.95 (10.00 vs 10.50 KiB) | yes |',
+    );
+    expect(table).toMatch(
+      /broadcast to every held poll ≤ 1\.1 × bare node:http \| 1\.15 .* \| no \|/,
+    );
+    expect(table).toMatch(
+      /ahead of the seed \(Tornado\) \| .*1\.50 × less.*3\.03 × faster\) \| yes \|/,
+    );
+    expect(table).toMatch(/WebSockets against bare `ws`.*memory 2\.00 ×.*broadcast 0\.80 ×/);
+    expect(table).toMatch(/Tornado 0\.100 × node:http; service 8\.00 × Tornado \| yes \|/);
+  });
 });
