@@ -60,7 +60,7 @@ interface Match {
  * gets OpenMetrics. Never throws.
  */
 export function negotiateFormat(accept: string | undefined): MetricsFormat {
-  if (accept === undefined || !accept.includes('openmetrics')) return 'text';
+  if (accept === undefined || !/openmetrics/i.test(accept)) return 'text';
   const om: Match = { q: 0, specificity: 0 };
   const text: Match = { q: 0, specificity: 0 };
   for (const range of accept.split(',')) {
