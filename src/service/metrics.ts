@@ -159,7 +159,8 @@ export class ServiceMetrics implements RequestObserver {
     const method = STANDARD_METHODS.has(handler.method) ? handler.method : OTHER_METHOD;
     const route = handler.route?.pattern ?? UNMATCHED_ROUTE;
     const status = handler.isAborted ? CLIENT_CLOSED_REQUEST : handler.status;
-    const seconds = (performance.now() - handler.startTime) / 1000;
+    const now = performance.now();
+    const seconds = (now - handler.startTime) / 1000;
     // A sampled trace's id becomes the bucket's exemplar. A request without `traceparent` is
     // sampled only by an exporter's sampler: without one its trace context is not even made.
     let traceId: string | undefined;
@@ -167,7 +168,7 @@ export class ServiceMetrics implements RequestObserver {
       const trace = handler.traceContext;
       if (trace.sampled) traceId = trace.traceId;
     }
-    this.httpDuration.record(route, method, status, seconds, traceId);
+    this.httpDuration.record(route, method, status, seconds, traceId, now);
   }
 
   /** Observer: a WebSocket handshake succeeded, before the handler's `open`; synchronous. */

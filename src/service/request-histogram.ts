@@ -30,7 +30,10 @@ interface Series {
   exemplars: Exemplars | null;
 }
 
-/** The last sampled observation of each bucket: trace id, value and time (ms since the epoch). */
+/**
+ * The last sampled observation of each bucket: trace id, value and when (`performance.now()`
+ * milliseconds: the clock the request's duration was taken from, so no second clock read).
+ */
 interface Exemplars {
   readonly traceIds: (string | undefined)[];
   readonly values: Float64Array;
@@ -75,9 +78,17 @@ export class RequestHistogram {
   /**
    * Records one request (`status` is the response's three-digit status code). With `traceId`
    * (a sampled trace's id) the observation also becomes its bucket's exemplar, replacing the
-   * previous one: three writes, no allocation once the series has had one.
+   * previous one: three writes, no allocation once the series has had one. `now` is when it
+   * ended, as `performance.now()` said (read when not given).
    */
-  record(route: string, method: string, status: number, seconds: number, traceId?: string): void {
+  record(
+    route: string,
+    method: string,
+    status: number,
+    seconds: number,
+    traceId?: string,
+    now?: number,
+  ): void {
     let byKey = this.series.get(route);
     if (byKey === undefined) {
       byKey = new Map();
@@ -109,21 +120,30 @@ export class RequestHistogram {
     series.counts[i] = (series.counts[i] as number) + 1;
     series.sum += seconds;
     series.count += 1;
-    if (traceId !== undefined) {
-      let exemplars = series.exemplars;
-      if (exemplars === null) {
-        const n = this.buckets.length + 1;
-        exemplars = {
-          traceIds: new Array(n).fill(undefined),
-          values: new Float64Array(n),
-          times: new Float64Array(n),
-        };
-        series.exemplars = exemplars;
-      }
-      exemplars.traceIds[i] = traceId;
-      exemplars.values[i] = seconds;
-      exemplars.times[i] = Date.now();
+    if (traceId !== undefined) this.keepExemplar(series, i, seconds, traceId, now);
+  }
+
+  /** Makes a sampled request the exemplar of bucket `i` (out of `record`, to keep it small). */
+  private keepExemplar(
+    series: Series,
+    i: number,
+    seconds: number,
+    traceId: string,
+    now: number | undefined,
+  ): void {
+    let exemplars = series.exemplars;
+    if (exemplars === null) {
+      const n = this.buckets.length + 1;
+      exemplars = {
+        traceIds: new Array<string | undefined>(n).fill(undefined),
+        values: new Float64Array(n),
+        times: new Float64Array(n),
+      };
+      series.exemplars = exemplars;
     }
+    exemplars.traceIds[i] = traceId;
+    exemplars.values[i] = seconds;
+    exemplars.times[i] = now ?? performance.now();
   }
 
   /**
@@ -172,20 +192,25 @@ export class RequestHistogram {
     return { name, help, type, aggregator: 'sum', values: this.values(shared) };
   }
 
-  /** The bucket `i`'s exemplar, if a sampled request landed there. */
-  private exemplar(series: Series, i: number): BucketExemplar | undefined {
+  /**
+   * The bucket `i`'s exemplar, if a sampled request landed there; `epoch` turns
+   * `performance.now()` into the wall clock (taken at rendering, so the monotonic clock's drift
+   * from it only counts since the observation).
+   */
+  private exemplar(series: Series, i: number, epoch: number): BucketExemplar | undefined {
     const traceId = series.exemplars?.traceIds[i];
     if (traceId === undefined) return undefined;
     const { values, times } = series.exemplars as Exemplars;
     return {
       labelSet: { trace_id: traceId },
       value: values[i] as number,
-      timestamp: (times[i] as number) / 1000,
+      timestamp: Math.round((times[i] as number) + epoch) / 1000,
     };
   }
 
   private values(shared: boolean): Value[] {
     const out: Value[] = [];
+    const epoch = Date.now() - performance.now();
     const bucketName = `${this.name}_bucket`;
     const merge = (extra: Record<string, string | number>, labels: Labels) =>
       shared ? extra : { ...extra, ...labels };
@@ -195,7 +220,7 @@ export class RequestHistogram {
       let cumulative = 0;
       // The text exposition (shared labels) has no exemplars: only `get()` gives them.
       const exemplar = (i: number) => {
-        const found = shared ? undefined : this.exemplar(series, i);
+        const found = shared ? undefined : this.exemplar(series, i, epoch);
         return found && { exemplar: found };
       };
       this.buckets.forEach((bound, i) => {
