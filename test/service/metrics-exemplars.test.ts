@@ -15,6 +15,7 @@ import {
   promtoolOpenMetrics,
 } from '../support/metrics.js';
 import { type ServiceProcess, startService } from '../support/process.js';
+import { startOtlpReceiver } from '../support/otlp.js';
 import { has } from '../support/programs.js';
 import { Prometheus } from '../support/prometheus.js';
 import { type Answer, freePort, send } from '../support/socket.js';
@@ -134,6 +135,30 @@ describe('OpenMetrics negotiation and exemplars, one process', () => {
     expect(countOf(answer.body, { route: '/' })).toBe(3);
     if (has('promtool')) expect(promtoolCheck(answer.body)).toEqual({ status: 0, output: '' });
   });
+});
+
+describe('OpenMetrics exemplars with span export on', () => {
+  it("takes the sampler's decision: traces started here, sampled, leave exemplars", async () => {
+    const receiver = await startOtlpReceiver();
+    const adminPort = await freePort();
+    const service = await startService({
+      ADMIN_PORT: String(adminPort),
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      OTEL_TRACES_SAMPLER: 'always_on',
+    });
+    // No traceparent: the trace starts here, and the sampler samples it.
+    expect((await request(service.port, '/')).status).toBe(200);
+    const line = await service.waitUntil(
+      () => service.logLines.find((l) => l.msg === 'request completed' && l.url === '/'),
+      5_000,
+      'the access line',
+    );
+    expect(line.trace_flags).toBe('01');
+    const samples = expectValidOpenMetrics(await scrape(adminPort, PROMETHEUS_ACCEPT.v2_49));
+    expect(traceIdsOf(durationExemplars(samples))).toEqual([line.trace_id]);
+    await receiver.waitFor((spans) => spans.some((s) => s.traceId === line.trace_id));
+  }, 30_000);
 });
 
 describe('OpenMetrics exemplars with WORKERS=2', () => {
