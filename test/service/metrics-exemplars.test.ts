@@ -14,8 +14,8 @@ import {
   promtoolCheck,
   promtoolOpenMetrics,
 } from '../support/metrics.js';
-import { type ServiceProcess, startService } from '../support/process.js';
 import { startOtlpReceiver } from '../support/otlp.js';
+import { type ServiceProcess, startService } from '../support/process.js';
 import { has } from '../support/programs.js';
 import { Prometheus } from '../support/prometheus.js';
 import { type Answer, freePort, send } from '../support/socket.js';
