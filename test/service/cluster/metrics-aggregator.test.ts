@@ -303,20 +303,20 @@ describe('MetricsAggregator', () => {
     two.httpDuration.observe(labels, 0.0007, trace(2));
     two.httpDuration.observe(labels, 0.2, trace(3));
     // The newest of the 1 ms bucket is the second worker's, whatever the snapshots' order.
-    expect(exemplarsOf(await render(one, two))).toEqual(['0.001 ' + trace(2), '0.25 ' + trace(3)]);
-    expect(exemplarsOf(await render(two, one))).toEqual(['0.001 ' + trace(2), '0.25 ' + trace(3)]);
+    expect(exemplarsOf(await render(one, two))).toEqual([`0.001 ${trace(2)}`, `0.25 ${trace(3)}`]);
+    expect(exemplarsOf(await render(two, one))).toEqual([`0.001 ${trace(2)}`, `0.25 ${trace(3)}`]);
     await later();
     one.httpDuration.observe(labels, 0.0009, trace(4));
     const text = await render(one, two);
-    expect(exemplarsOf(text)).toEqual(['0.001 ' + trace(4), '0.25 ' + trace(3)]);
+    expect(exemplarsOf(text)).toEqual([`0.001 ${trace(4)}`, `0.25 ${trace(3)}`]);
     expect(parseOpenMetrics(text).problems).toEqual([]);
     expect(sampleValue(await aggregator.render([], 0), 'cluster_workers')).toBe(0);
     // A worker that is gone keeps its exemplar until a live one has a newer one in that bucket.
     aggregator.retire(2, await overIpc(two.registry));
-    expect(exemplarsOf(await render(one))).toEqual(['0.001 ' + trace(4), '0.25 ' + trace(3)]);
+    expect(exemplarsOf(await render(one))).toEqual([`0.001 ${trace(4)}`, `0.25 ${trace(3)}`]);
     await later();
     one.httpDuration.observe(labels, 0.15, trace(5));
-    expect(exemplarsOf(await render(one))).toEqual(['0.001 ' + trace(4), '0.25 ' + trace(5)]);
+    expect(exemplarsOf(await render(one))).toEqual([`0.001 ${trace(4)}`, `0.25 ${trace(5)}`]);
     // The counts are still the sums: 3 from the first worker, 2 retired with the second.
     const counts = parseOpenMetrics(await render(one)).samples.find(
       (s) => s.name === 'http_request_duration_seconds_count',
