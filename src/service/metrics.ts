@@ -1,6 +1,12 @@
 import client, { type Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
 import { CLIENT_CLOSED_REQUEST } from './access-log.js';
+import {
+  contentTypeOf,
+  type MetricJson,
+  type MetricsFormat,
+  openMetricsText,
+} from './metrics-openmetrics.js';
 import { RequestHistogram } from './request-histogram.js';
 
 /** Route label of requests that matched no route. */
@@ -57,7 +63,9 @@ export class ServiceMetrics implements RequestObserver {
   readonly websockets: Gauge;
   private readonly quietRoutes: ReadonlySet<string>;
   private inFlightCount = 0;
-  private source: (() => Promise<string>) | null = null;
+  private source: ((format: MetricsFormat) => Promise<string>) | null = null;
+  /** Whether every request's trace context is read for exemplars, not only a `traceparent`'s. */
+  private everyTrace = false;
 
   constructor(options: MetricsOptions = {}) {
     this.registry = new Registry();
@@ -94,21 +102,46 @@ export class ServiceMetrics implements RequestObserver {
     return this.registry.contentType;
   }
 
+  /** The content type of an exposition in `format`. */
+  contentTypeOf(format: MetricsFormat): string {
+    return contentTypeOf(format);
+  }
+
   /**
-   * Renders the exposition: this process's registry, or, once {@link useSource} was called (in a
-   * cluster worker), whatever that source answers for the whole service.
+   * Renders the exposition in `format` (default the text format 0.0.4): this process's
+   * registry, or, once {@link useSource} was called (in a cluster worker), whatever that source
+   * answers for the whole service.
    */
-  exposition(): Promise<string> {
-    return this.source === null ? this.registry.metrics() : this.source();
+  exposition(format: MetricsFormat = 'text'): Promise<string> {
+    return this.source === null ? this.ownExposition(format) : this.source(format);
+  }
+
+  /**
+   * This process's own registry in `format`: prom-client's text format 0.0.4, or OpenMetrics
+   * 1.0 with the request histogram's exemplars.
+   */
+  async ownExposition(format: MetricsFormat = 'text'): Promise<string> {
+    if (format === 'text') return this.registry.metrics();
+    return openMetricsText((await this.registry.getMetricsAsJSON()) as MetricJson[]);
   }
 
   /**
    * Replaces where {@link exposition} comes from (the cluster's aggregated metrics). `source`
-   * runs on every scrape of `/metrics` and is async: it resolves with the whole text exposition
-   * (a rejection is a 500 for that scrape).
+   * runs on every scrape of `/metrics` and is async: it resolves with the whole exposition in
+   * the format asked for (a rejection is a 500 for that scrape).
    */
-  useSource(source: () => Promise<string>): void {
+  useSource(source: (format: MetricsFormat) => Promise<string>): void {
     this.source = source;
+  }
+
+  /**
+   * Exemplars from every request whose trace is sampled. By default only a request that came
+   * with a `traceparent` can be (its caller's `sampled` flag); with span export on, the sampler
+   * also samples traces that start here: `Service` calls this then (the span observer has made
+   * every request's trace context already, so reading it costs nothing more).
+   */
+  exemplarsFromEveryTrace(): void {
+    this.everyTrace = true;
   }
 
   /** Observer: a request began (before `prepare`); synchronous, on every request. */
@@ -126,7 +159,16 @@ export class ServiceMetrics implements RequestObserver {
     const method = STANDARD_METHODS.has(handler.method) ? handler.method : OTHER_METHOD;
     const route = handler.route?.pattern ?? UNMATCHED_ROUTE;
     const status = handler.isAborted ? CLIENT_CLOSED_REQUEST : handler.status;
-    this.httpDuration.record(route, method, status, (performance.now() - handler.startTime) / 1000);
+    const now = performance.now();
+    const seconds = (now - handler.startTime) / 1000;
+    // A sampled trace's id becomes the bucket's exemplar. A request without `traceparent` is
+    // sampled only by an exporter's sampler: without one its trace context is not even made.
+    let traceId: string | undefined;
+    if (this.everyTrace || handler.request.headers.traceparent !== undefined) {
+      const trace = handler.traceContext;
+      if (trace.sampled) traceId = trace.traceId;
+    }
+    this.httpDuration.record(route, method, status, seconds, traceId, now);
   }
 
   /** Observer: a WebSocket handshake succeeded, before the handler's `open`; synchronous. */

@@ -1,6 +1,7 @@
 import { RequestHandler, type RouteEntry, url } from '../web/index.js';
 import type { CheckResult, Health } from './health.js';
 import type { ServiceMetrics } from './metrics.js';
+import { negotiateFormat } from './metrics-openmetrics.js';
 
 /** Paths of the probe and metrics endpoints. */
 export const PROBE_PATHS = {
@@ -99,7 +100,10 @@ function outcome(check: CheckResult): Pick<CheckResult, 'name' | 'ok' | 'critica
     : { name: check.name, ok: check.ok };
 }
 
-/** `/metrics`: the Prometheus text exposition. */
+/**
+ * `/metrics`: the Prometheus text exposition 0.0.4, or OpenMetrics 1.0 (with exemplars) for a
+ * scrape whose `Accept` prefers it.
+ */
 export class MetricsHandler extends RequestHandler<{ readonly metrics: ServiceMetrics }> {
   private metrics!: ServiceMetrics;
 
@@ -108,9 +112,11 @@ export class MetricsHandler extends RequestHandler<{ readonly metrics: ServiceMe
   }
 
   override async get(): Promise<void> {
-    const text = await this.metrics.exposition();
-    this.setHeader('Content-Type', this.metrics.contentType);
+    const format = negotiateFormat(this.request.headers.accept);
+    const text = await this.metrics.exposition(format);
+    this.setHeader('Content-Type', this.metrics.contentTypeOf(format));
     this.setHeader('Cache-Control', 'no-store');
+    this.setHeader('Vary', 'Accept');
     this.finish(text);
   }
 }

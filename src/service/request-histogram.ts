@@ -2,7 +2,14 @@ import type { MetricValueWithName } from 'prom-client';
 
 type Label = 'method' | 'route' | 'status_code';
 type Labels = Record<Label, string>;
-type Value = MetricValueWithName<string> & { sharedLabels?: Labels };
+/** An OpenMetrics exemplar, in prom-client's shape: the trace of one observation in a bucket. */
+export interface BucketExemplar {
+  readonly labelSet: { readonly trace_id: string };
+  readonly value: number;
+  /** Seconds since the epoch (with milliseconds). */
+  readonly timestamp: number;
+}
+type Value = MetricValueWithName<string> & { sharedLabels?: Labels; exemplar?: BucketExemplar };
 
 /** What prom-client's `Histogram.get()` returns. */
 export interface HistogramData {
@@ -19,6 +26,18 @@ interface Series {
   readonly counts: Float64Array;
   sum: number;
   count: number;
+  /** The newest sampled trace per bucket (same indexes as `counts`); `null` until the first. */
+  exemplars: Exemplars | null;
+}
+
+/**
+ * The last sampled observation of each bucket: trace id, value and when (`performance.now()`
+ * milliseconds: the clock the request's duration was taken from, so no second clock read).
+ */
+interface Exemplars {
+  readonly traceIds: (string | undefined)[];
+  readonly values: Float64Array;
+  readonly times: Float64Array;
 }
 
 const LABEL_NAMES: readonly Label[] = ['method', 'route', 'status_code'];
@@ -56,8 +75,20 @@ export class RequestHistogram {
     this.buckets = Object.freeze(sorted);
   }
 
-  /** Records one request (`status` is the response's three-digit status code). */
-  record(route: string, method: string, status: number, seconds: number): void {
+  /**
+   * Records one request (`status` is the response's three-digit status code). With `traceId`
+   * (a sampled trace's id) the observation also becomes its bucket's exemplar, replacing the
+   * previous one: three writes, no allocation once the series has had one. `now` is when it
+   * ended, as `performance.now()` said (read when not given).
+   */
+  record(
+    route: string,
+    method: string,
+    status: number,
+    seconds: number,
+    traceId?: string,
+    now?: number,
+  ): void {
     let byKey = this.series.get(route);
     if (byKey === undefined) {
       byKey = new Map();
@@ -76,6 +107,7 @@ export class RequestHistogram {
         counts: new Float64Array(this.buckets.length + 1),
         sum: 0,
         count: 0,
+        exemplars: null,
       };
       byKey.set(key, series);
       this.ordered.push(series);
@@ -88,10 +120,37 @@ export class RequestHistogram {
     series.counts[i] = (series.counts[i] as number) + 1;
     series.sum += seconds;
     series.count += 1;
+    if (traceId !== undefined) this.keepExemplar(series, i, seconds, traceId, now);
   }
 
-  /** prom-client's `observe(labels, value)`, for callers outside the hot path (tests, tools). */
-  observe(labels: Labels, value: number): void {
+  /** Makes a sampled request the exemplar of bucket `i` (out of `record`, to keep it small). */
+  private keepExemplar(
+    series: Series,
+    i: number,
+    seconds: number,
+    traceId: string,
+    now: number | undefined,
+  ): void {
+    let exemplars = series.exemplars;
+    if (exemplars === null) {
+      const n = this.buckets.length + 1;
+      exemplars = {
+        traceIds: new Array<string | undefined>(n).fill(undefined),
+        values: new Float64Array(n),
+        times: new Float64Array(n),
+      };
+      series.exemplars = exemplars;
+    }
+    exemplars.traceIds[i] = traceId;
+    exemplars.values[i] = seconds;
+    exemplars.times[i] = now ?? performance.now();
+  }
+
+  /**
+   * prom-client's `observe(labels, value)`, for callers outside the hot path (tests, tools);
+   * `traceId` as in {@link record}.
+   */
+  observe(labels: Labels, value: number, traceId?: string): void {
     for (const name of Object.keys(labels)) {
       if (!LABEL_NAMES.includes(name as Label)) {
         throw new Error(`${this.name}: unknown label ${JSON.stringify(name)}`);
@@ -102,7 +161,10 @@ export class RequestHistogram {
         `${this.name}: status_code must be a three-digit status, got ${JSON.stringify(labels.status_code)}`,
       );
     }
-    this.record(labels.route, labels.method, Number(labels.status_code), value);
+    if (traceId !== undefined && !/^[0-9a-f]{32}$/.test(traceId)) {
+      throw new RangeError(`${this.name}: trace id must be 32 lowercase hex digits`);
+    }
+    this.record(labels.route, labels.method, Number(labels.status_code), value, traceId);
   }
 
   /** Forgets every series (prom-client's `reset`). */
@@ -111,7 +173,11 @@ export class RequestHistogram {
     this.ordered = [];
   }
 
-  /** The metric with its values, as prom-client's `Histogram.get()` gives it. */
+  /**
+   * The metric with its values, as prom-client's `Histogram.get()` gives it; a bucket whose
+   * observations include a sampled trace carries the newest as its `exemplar` (the OpenMetrics
+   * exposition shows it, the text format 0.0.4 has none).
+   */
   async get(): Promise<HistogramData> {
     return this.data(false);
   }
@@ -126,8 +192,25 @@ export class RequestHistogram {
     return { name, help, type, aggregator: 'sum', values: this.values(shared) };
   }
 
+  /**
+   * The bucket `i`'s exemplar, if a sampled request landed there; `epoch` turns
+   * `performance.now()` into the wall clock (taken at rendering, so the monotonic clock's drift
+   * from it only counts since the observation).
+   */
+  private exemplar(series: Series, i: number, epoch: number): BucketExemplar | undefined {
+    const traceId = series.exemplars?.traceIds[i];
+    if (traceId === undefined) return undefined;
+    const { values, times } = series.exemplars as Exemplars;
+    return {
+      labelSet: { trace_id: traceId },
+      value: values[i] as number,
+      timestamp: Math.round((times[i] as number) + epoch) / 1000,
+    };
+  }
+
   private values(shared: boolean): Value[] {
     const out: Value[] = [];
+    const epoch = Date.now() - performance.now();
     const bucketName = `${this.name}_bucket`;
     const merge = (extra: Record<string, string | number>, labels: Labels) =>
       shared ? extra : { ...extra, ...labels };
@@ -135,6 +218,11 @@ export class RequestHistogram {
       const labels = series.labels;
       const sharedLabels = shared ? labels : undefined;
       let cumulative = 0;
+      // The text exposition (shared labels) has no exemplars: only `get()` gives them.
+      const exemplar = (i: number) => {
+        const found = shared ? undefined : this.exemplar(series, i, epoch);
+        return found && { exemplar: found };
+      };
       this.buckets.forEach((bound, i) => {
         cumulative += series.counts[i] as number;
         out.push({
@@ -142,6 +230,7 @@ export class RequestHistogram {
           value: cumulative,
           metricName: bucketName,
           ...(sharedLabels && { sharedLabels }),
+          ...exemplar(i),
         });
       });
       out.push(
@@ -150,6 +239,7 @@ export class RequestHistogram {
           value: series.count,
           metricName: bucketName,
           ...(sharedLabels && { sharedLabels }),
+          ...exemplar(this.buckets.length),
         },
         {
           labels: merge({}, labels),

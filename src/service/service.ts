@@ -160,6 +160,7 @@ export class Service {
       registry: this.metrics.registry,
     });
     this.app.addObserver(spans.observer);
+    this.metrics.exemplarsFromEveryTrace();
     this.lifecycle.addShutdownHook(
       'tracing',
       (timeLeftMs) => spans.shutdown(timeLeftMs),

@@ -366,6 +366,8 @@ describe('the manifests agree with the service', () => {
       expect(names).toContain(endpoint.port);
       expect(endpoint.path).toBe(PROBE_PATHS.metrics);
     }
+    // OpenMetrics preferred, so that the exemplars reach Prometheus; the text format as fallback.
+    expect(monitor.spec.scrapeProtocols).toEqual(['OpenMetricsText1.0.0', 'PrometheusText0.0.4']);
     expect(rendered['k8s/base'].some((o) => o.kind === 'ServiceMonitor')).toBe(false);
   });
 

@@ -3,19 +3,18 @@
  * WORKERS=2) on loopback every second, and the tests ask Prometheus' HTTP API what it stored —
  * the target is up, the request counts are exactly the requests sent (summed over both workers),
  * and every query of the Grafana dashboard evaluates to data. `promtool check metrics` finds
- * nothing to complain about in the exposition.
+ * nothing to complain about in the exposition. This Prometheus (2.x) asks for OpenMetrics first,
+ * so what it stores came through the OpenMetrics exposition.
  *
  * Needs prometheus and promtool (Debian package `prometheus`, installed by .ci/run); PROMETHEUS
  * and PROMTOOL override the paths. Without them the suite is skipped, or fails under CI.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promtoolCheck } from '../support/metrics.js';
 import { ServiceProcess } from '../support/process.js';
 import { has, programPath } from '../support/programs.js';
+import { Prometheus } from '../support/prometheus.js';
 import { freePort } from '../support/socket.js';
 import { eventually } from '../support/wait.js';
 import { dashboardQueries, KUBE_STATE_SERIES, selectors } from './promql.js';
@@ -27,38 +26,19 @@ const DASHBOARD = JSON.parse(
   ),
 );
 
-interface Sample {
-  readonly metric: Record<string, string>;
-  readonly value: [number, string];
-}
-
 let service: ServiceProcess | undefined;
-let prometheus: ChildProcess | undefined;
-let prometheusLog = '';
-let prometheusOrigin = '';
-let workDir = '';
+let prometheus: Prometheus | undefined;
 /** GET / requests sent to the service so far (all answered 200). */
 let sent = 0;
 
-/** An instant query; throws on a PromQL error, so a syntax error is not mistaken for no data. */
-async function query(expr: string): Promise<Sample[]> {
-  const url = `${prometheusOrigin}/api/v1/query?query=${encodeURIComponent(expr)}`;
-  const response = await fetch(url);
-  const body = (await response.json()) as {
-    status: string;
-    error?: string;
-    data?: { resultType: string; result: Sample[] };
-  };
-  if (body.status !== 'success') throw new Error(`${expr}: ${body.error ?? response.status}`);
-  if (body.data?.resultType !== 'vector') throw new Error(`${expr}: not an instant vector`);
-  return body.data.result;
+function running(): Prometheus {
+  if (prometheus === undefined) throw new Error('Prometheus did not start');
+  return prometheus;
 }
 
-async function single(expr: string): Promise<number | undefined> {
-  const result = await query(expr);
-  const [sample] = result;
-  return result.length === 1 && sample ? Number(sample.value[1]) : undefined;
-}
+const query = (expr: string) => running().query(expr);
+const single = (expr: string) => running().single(expr);
+const prometheusLog = (): string => prometheus?.output ?? '';
 
 let adminPort = 0;
 
@@ -74,76 +54,22 @@ async function sendRequests(count: number): Promise<void> {
 
 describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service', () => {
   beforeAll(async () => {
-    const prometheusPath = programPath('prometheus');
     programPath('promtool');
     // As in k8s/base: /metrics on ADMIN_PORT alone (404 on PORT).
     adminPort = await freePort();
     service = new ServiceProcess({ WORKERS: '2', ADMIN_PORT: String(adminPort) });
     await service.waitForListening(15_000);
-    const servicePort = adminPort;
     expect((await service.fetch('/metrics')).status).toBe(404);
-
-    workDir = mkdtempSync(path.join(tmpdir(), 'tornode-prometheus-'));
-    writeFileSync(
-      path.join(workDir, 'prometheus.yml'),
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        '  evaluation_interval: 1s',
-        'scrape_configs:',
-        '  - job_name: tornode',
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${servicePort}']`,
-        // The labels a ServiceMonitor gives a pod's target; the dashboard groups by them.
-        '        labels: { namespace: test, pod: tornode-test-0 }',
-        '',
-      ].join('\n'),
-    );
-    const port = await freePort();
-    prometheusOrigin = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      prometheusPath,
-      [
-        `--config.file=${path.join(workDir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${path.join(workDir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-      { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stdout?.on('data', (chunk: Buffer) => {
-      prometheusLog += chunk.toString();
+    prometheus = await Prometheus.start({
+      target: `127.0.0.1:${adminPort}`,
+      // The labels a ServiceMonitor gives a pod's target; the dashboard groups by them.
+      labels: { namespace: 'test', pod: 'tornode-test-0' },
     });
-    prometheus.stderr?.on('data', (chunk: Buffer) => {
-      prometheusLog += chunk.toString();
-    });
-    await eventually(
-      async () => {
-        if (prometheus?.exitCode !== null) {
-          throw new Error(`prometheus exited (${prometheus?.exitCode}):\n${prometheusLog}`);
-        }
-        const ok = await fetch(`${prometheusOrigin}/-/ready`).then(
-          (r) => r.status === 200,
-          () => false,
-        );
-        return ok ? true : undefined;
-      },
-      () => `${'Prometheus /-/ready'}\n${(() => prometheusLog)()}`,
-      { timeoutMs: 30_000, intervalMs: 250 },
-    );
   }, 60_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
-      const exited = new Promise((resolve) => prometheus?.once('exit', resolve));
-      prometheus.kill('SIGTERM');
-      const timer = setTimeout(() => prometheus?.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await prometheus?.stop();
     await service?.stop();
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
   }, 20_000);
 
   it('sees the target up and counts exactly the requests sent', async () => {
@@ -158,7 +84,7 @@ describe.runIf(has('prometheus', 'promtool'))('Prometheus scraping the service',
         return up === 1 && count === sent ? { up, count } : undefined;
       },
       () =>
-        `${`up == 1 and sum(http_request_duration_seconds_count{route="/"}) == ${sent}`}\n${(() => prometheusLog)()}`,
+        `${`up == 1 and sum(http_request_duration_seconds_count{route="/"}) == ${sent}`}\n${prometheusLog()}`,
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     expect(seen).toEqual({ up: 1, count: 25 });

@@ -4,8 +4,27 @@
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 
-/** A worker's metrics as `registry.getMetricsAsJSON()` gives them. */
+import type { MetricsFormat } from '../metrics-openmetrics.js';
+
+/**
+ * A worker's metrics as `registry.getMetricsAsJSON()` gives them; the request histogram's bucket
+ * values carry their newest exemplar (`exemplar`), which the primary keeps across workers.
+ */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
+
+/** The topic of a worker's request for the whole service's exposition. */
+export const METRICS_TOPIC = 'metrics';
+
+/** The payload of a {@link METRICS_TOPIC} request: the format the scrape asked for. */
+export interface MetricsRequest {
+  readonly format: MetricsFormat;
+}
+
+/** The format a {@link METRICS_TOPIC} request asks for (the text format 0.0.4 unless it says). */
+export function requestedFormat(payload: unknown): MetricsFormat {
+  const format = (payload as Partial<MetricsRequest> | null)?.format;
+  return format === 'openmetrics' ? 'openmetrics' : 'text';
+}
 
 export type PrimaryMessage =
   /** Pod shutdown: readiness fails, then the worker drains and exits. */

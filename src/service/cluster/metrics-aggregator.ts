@@ -1,4 +1,12 @@
 import client, { AggregatorRegistry, type Counter, type Gauge, Registry } from 'prom-client';
+import {
+  attachExemplars,
+  collectExemplars,
+  type ExemplarMap,
+  type MetricJson,
+  type MetricsFormat,
+  openMetricsText,
+} from '../metrics-openmetrics.js';
 import type { MetricsSnapshot } from './messages.js';
 
 /** How long a scrape waits for each worker before using its last snapshot instead. */
@@ -18,6 +26,9 @@ export const COLLECT_TIMEOUT_MS = 1000;
  * (stopped, overloaded) contributes its last snapshot, counted in `cluster_worker_scrape_stale`,
  * so sums never go down while it lives; a worker that exited is in the retired totals only, never
  * also among the live ones, even when its exit races a scrape.
+ *
+ * Exemplars (OpenMetrics): prom-client's aggregation drops them, so each bucket gets the newest
+ * exemplar any snapshot (live, or of a worker that is gone) holds for it.
  */
 export class MetricsAggregator {
   readonly registry = new Registry();
@@ -28,6 +39,8 @@ export class MetricsAggregator {
   private readonly lastSeen = new Map<number, MetricsSnapshot>();
   private readonly retiredIds = new Set<number>();
   private retired: MetricsSnapshot = [];
+  /** The newest exemplar of each sample among the workers that are gone. */
+  private readonly retiredExemplars: ExemplarMap = new Map();
 
   constructor() {
     this.failures = new client.Counter({
@@ -71,6 +84,7 @@ export class MetricsAggregator {
     this.lastSeen.delete(workerId);
     this.retiredIds.add(workerId);
     if (snapshot === undefined) return;
+    collectExemplars(this.retiredExemplars, snapshot as MetricJson[]);
     const cumulative = snapshot.filter(isCumulative);
     this.retired = cumulativeOnly(AggregatorRegistry.aggregate([this.retired, cumulative]));
   }
@@ -89,12 +103,29 @@ export class MetricsAggregator {
     return { snapshots: [...this.lastSeen.values()], stale };
   }
 
-  /** Renders the exposition from the live workers' snapshots plus the retired totals. */
-  async render(live: readonly MetricsSnapshot[], aliveWorkers: number, stale = 0): Promise<string> {
+  /**
+   * Renders the exposition from the live workers' snapshots plus the retired totals: the text
+   * format 0.0.4, or OpenMetrics with the newest exemplar of each bucket.
+   */
+  async render(
+    live: readonly MetricsSnapshot[],
+    aliveWorkers: number,
+    stale = 0,
+    format: MetricsFormat = 'text',
+  ): Promise<string> {
     this.workers.set(aliveWorkers);
     this.stale.set(stale);
     const own = await this.registry.getMetricsAsJSON();
-    return AggregatorRegistry.aggregate([...live, this.retired, own]).metrics();
+    const aggregated = AggregatorRegistry.aggregate([...live, this.retired, own]);
+    if (format === 'text') return aggregated.metrics();
+    // The aggregated registry's metrics are plain objects whose `get` returns them.
+    const metrics = aggregated
+      .getMetricsAsArray()
+      .map((metric) => (metric as unknown as { get: () => MetricJson }).get());
+    const exemplars: ExemplarMap = new Map(this.retiredExemplars);
+    for (const snapshot of live) collectExemplars(exemplars, snapshot as MetricJson[]);
+    attachExemplars(metrics, exemplars);
+    return openMetricsText(metrics);
   }
 }
 

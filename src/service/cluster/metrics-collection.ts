@@ -3,6 +3,7 @@
  * serves `/metrics`, and keeps the last metrics of workers that leave.
  */
 import type { Worker } from 'node:cluster';
+import type { MetricsFormat } from '../metrics-openmetrics.js';
 import type { MetricsSnapshot } from './messages.js';
 import { sendTo } from './messaging.js';
 import { COLLECT_TIMEOUT_MS, MetricsAggregator } from './metrics-aggregator.js';
@@ -42,9 +43,14 @@ export class MetricsCollection {
   /**
    * Asks each of `workers` for its metrics (each within {@link COLLECT_TIMEOUT_MS}; for the silent
    * ones, counted as failures, their previous snapshot is used) and renders the sum with the
-   * retired totals.
+   * retired totals, in `format` (OpenMetrics with the newest exemplar of each bucket over the
+   * workers).
    */
-  async collect(workers: readonly Worker[], aliveWorkers: number): Promise<string> {
+  async collect(
+    workers: readonly Worker[],
+    aliveWorkers: number,
+    format: MetricsFormat = 'text',
+  ): Promise<string> {
     const id = this.nextId++;
     const missed = new Set(workers.map((worker) => worker.id));
     await new Promise<void>((resolve) => {
@@ -67,6 +73,6 @@ export class MetricsCollection {
     });
     this.aggregator.recordFailures(missed.size);
     const { snapshots, stale } = this.aggregator.latest(missed);
-    return this.aggregator.render(snapshots, aliveWorkers, stale);
+    return this.aggregator.render(snapshots, aliveWorkers, stale, format);
   }
 }

@@ -1,5 +1,6 @@
 import type { Worker } from 'node:cluster';
-import { DRAINED_TOPIC, type WorkerMessage } from './messages.js';
+import type { MetricsFormat } from '../metrics-openmetrics.js';
+import { DRAINED_TOPIC, METRICS_TOPIC, requestedFormat, type WorkerMessage } from './messages.js';
 import { type PrimaryHandler, PrimaryMessaging } from './messaging.js';
 import { MetricsCollection } from './metrics-collection.js';
 import { Supervisor, type SupervisorOptions } from './supervision.js';
@@ -41,7 +42,7 @@ export class Primary {
       restartFailed: () => this.metrics.restartFailed(),
     });
     this.messaging = new PrimaryMessaging(() => this.supervisor.workers());
-    this.handle('metrics', () => this.clusterMetrics());
+    this.handle(METRICS_TOPIC, (payload) => this.clusterMetrics(requestedFormat(payload)));
     // Answered in order after the worker's final metrics: see `attachToPrimary`.
     this.handle(DRAINED_TOPIC, () => true);
   }
@@ -98,9 +99,12 @@ export class Primary {
     }
   }
 
-  /** Collects every live worker's metrics (each within the deadline) and renders the sum. */
-  private clusterMetrics(): Promise<string> {
+  /**
+   * Collects every live worker's metrics (each within the deadline) and renders the sum in
+   * `format`.
+   */
+  private clusterMetrics(format: MetricsFormat): Promise<string> {
     const live = [...this.supervisor.attachedWorkers()].filter((worker) => worker.isConnected());
-    return this.metrics.collect(live, this.supervisor.size);
+    return this.metrics.collect(live, this.supervisor.size, format);
   }
 }

@@ -1,6 +1,11 @@
 import cluster from 'node:cluster';
 import type { Service } from '../service.js';
-import { DRAINED_TOPIC, type PrimaryMessage } from './messages.js';
+import {
+  DRAINED_TOPIC,
+  METRICS_TOPIC,
+  type MetricsRequest,
+  type PrimaryMessage,
+} from './messages.js';
 import type { WorkerChannel } from './worker-channel.js';
 
 /** How long a worker waits for the primary's aggregated metrics before serving its own. */
@@ -50,12 +55,13 @@ export function attachToPrimary(service: Service, channel: WorkerChannel): void 
     void lifecycle.shutdown('the primary is gone', 0);
   });
   process.on('SIGHUP', () => {});
-  metrics.useSource(async () => {
+  metrics.useSource(async (format) => {
     try {
-      return (await channel.request('metrics', null, METRICS_TIMEOUT_MS)) as string;
+      const request: MetricsRequest = { format };
+      return (await channel.request(METRICS_TOPIC, request, METRICS_TIMEOUT_MS)) as string;
     } catch (error) {
       logger.warn({ err: error }, "cluster metrics unavailable; serving this worker's own");
-      return metrics.registry.metrics();
+      return metrics.ownExposition(format);
     }
   });
   // Registered first, so it runs last: after draining and the application's own hooks.

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { MetricsSnapshot } from '../../../src/service/cluster/messages.js';
 import { MetricsAggregator } from '../../../src/service/cluster/metrics-aggregator.js';
 import { ServiceMetrics } from '../../../src/service/metrics.js';
-import { homeCount, promtoolCheck, sampleValue } from '../../support/metrics.js';
+import { homeCount, parseOpenMetrics, promtoolCheck, sampleValue } from '../../support/metrics.js';
 import { has } from '../../support/programs.js';
 
 /** What one worker's registry holds in these tests: a counter, a histogram and a gauge. */
@@ -280,4 +280,49 @@ describe('MetricsAggregator', () => {
       expect(bad.output).toMatch(/x_total/);
     },
   );
+  it('keeps the newest exemplar of each bucket over live and retired workers (OpenMetrics)', async () => {
+    const labels = { method: 'GET', route: '/', status_code: '200' };
+    const trace = (n: number) => n.toString(16).padStart(32, '0');
+    const one = new ServiceMetrics();
+    const two = new ServiceMetrics();
+    const later = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const exemplarsOf = (text: string) =>
+      parseOpenMetrics(text)
+        .samples.filter((s) => s.name === 'http_request_duration_seconds_bucket' && s.exemplar)
+        .map((s) => `${s.labels.le} ${s.exemplar?.labels.trace_id}`);
+    const aggregator = new MetricsAggregator();
+    const render = async (...workers: ServiceMetrics[]) =>
+      aggregator.render(
+        await Promise.all(workers.map((w) => overIpc(w.registry))),
+        workers.length,
+        0,
+        'openmetrics',
+      );
+    one.httpDuration.observe(labels, 0.0005, trace(1));
+    await later();
+    two.httpDuration.observe(labels, 0.0007, trace(2));
+    two.httpDuration.observe(labels, 0.2, trace(3));
+    // The newest of the 1 ms bucket is the second worker's, whatever the snapshots' order.
+    expect(exemplarsOf(await render(one, two))).toEqual([`0.001 ${trace(2)}`, `0.25 ${trace(3)}`]);
+    expect(exemplarsOf(await render(two, one))).toEqual([`0.001 ${trace(2)}`, `0.25 ${trace(3)}`]);
+    await later();
+    one.httpDuration.observe(labels, 0.0009, trace(4));
+    const text = await render(one, two);
+    expect(exemplarsOf(text)).toEqual([`0.001 ${trace(4)}`, `0.25 ${trace(3)}`]);
+    expect(parseOpenMetrics(text).problems).toEqual([]);
+    expect(sampleValue(await aggregator.render([], 0), 'cluster_workers')).toBe(0);
+    // A worker that is gone keeps its exemplar until a live one has a newer one in that bucket.
+    aggregator.retire(2, await overIpc(two.registry));
+    expect(exemplarsOf(await render(one))).toEqual([`0.001 ${trace(4)}`, `0.25 ${trace(3)}`]);
+    await later();
+    one.httpDuration.observe(labels, 0.15, trace(5));
+    expect(exemplarsOf(await render(one))).toEqual([`0.001 ${trace(4)}`, `0.25 ${trace(5)}`]);
+    // The counts are still the sums: 3 from the first worker, 2 retired with the second.
+    const counts = parseOpenMetrics(await render(one)).samples.find(
+      (s) => s.name === 'http_request_duration_seconds_count',
+    );
+    expect(counts?.value).toBe(5);
+    // The text format 0.0.4 of the same aggregate has none.
+    expect(await aggregator.render([await overIpc(one.registry)], 1)).not.toContain('trace_id');
+  });
 });
