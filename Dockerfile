@@ -52,6 +52,19 @@ COPY --from=build /app/dist ./dist
 # The chat page's HTML, script and styles (served at /chat/ and /static/).
 COPY static ./static
 COPY package.json ./
+# Node's module compile cache (src/main.ts turns it on): V8's compiled code of every module the
+# service loads, made here once by starting the service until it is ready, so that no start in
+# production compiles them again (a tenth of start-up). It is made as the service's user (Node
+# names the cache's directory by version and uid; another uid finds none and starts without),
+# then handed to root: the service reads it and cannot change it, like its code. Outside /app.
+ENV NODE_COMPILE_CACHE=/var/cache/node-compile-cache
+RUN mkdir -m 0777 "$NODE_COMPILE_CACHE" \
+ && NODE_DISABLE_COMPILE_CACHE=1 node -e "const c = require('node:child_process').spawn('node', ['--enable-source-maps', 'dist/main.js'], { uid: 1000, gid: 1000, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_DISABLE_COMPILE_CACHE: undefined, WORKERS: '1', PORT: '0', HOST: '127.0.0.1' } }); \
+      let out = ''; c.stdout.on('data', (d) => { out += d; if (out.includes('listening')) c.kill('SIGTERM'); }); \
+      c.on('exit', (code) => process.exit(code ?? 1)); setTimeout(() => c.kill('SIGKILL'), 60000).unref();" \
+ && chown -R root:root "$NODE_COMPILE_CACHE" \
+ && chmod -R u=rwX,go=rX "$NODE_COMPILE_CACHE" \
+ && test -n "$(find "$NODE_COMPILE_CACHE" -type f | head -n 1)"
 # The unprivileged `node` user of the base image, numerically, so that Kubernetes' runAsNonRoot can
 # verify it without a runAsUser.
 USER 1000:1000

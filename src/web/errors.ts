@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from './node-http.js';
 
 /**
  * The stable `code` of every error the web layer throws that a caller may catch and tell apart,

@@ -1,14 +1,8 @@
-import {
-  createServer,
-  type IncomingMessage,
-  type RequestListener,
-  type Server,
-  ServerResponse,
-  STATUS_CODES,
-} from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Application } from './application.js';
+import { createServer, ServerResponse, STATUS_CODES } from './node-http.js';
 import { upgradeResponse } from './websocket/upgrade.js';
 
 /** Timeouts and limits of the node:http server. */

@@ -3,13 +3,13 @@
  * checks a handshake needs, and the hand-over to the `ws` package, loaded on first use.
  */
 import type { IncomingMessage } from 'node:http';
-import { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { HttpError, withCode } from '../errors.js';
 import { RequestHandler } from '../handler.js';
+import { ServerResponse } from '../node-http.js';
 
 /** Tornado's default largest message: 10 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024;

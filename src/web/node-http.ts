@@ -1,0 +1,17 @@
+/**
+ * `node:http`'s values, taken from the CommonJS module object. Since Node 22.5 `node:http` also
+ * exports `WebSocket`, `CloseEvent` and `MessageEvent` as lazy getters over undici; `import … from
+ * 'node:http'` in an ES module builds the module's ES namespace, which reads every export and so
+ * loads undici: some 40 ms of start-up that no request needs (Node 24, measured with
+ * `process.moduleLoadList`). `process.getBuiltinModule` hands over the same object without a
+ * namespace. Import `node:http`'s values from here; type imports from `node:http` cost nothing.
+ */
+import type * as http from 'node:http';
+
+const nodeHttp = process.getBuiltinModule('node:http');
+
+export const createServer: typeof http.createServer = nodeHttp.createServer;
+export const STATUS_CODES: typeof http.STATUS_CODES = nodeHttp.STATUS_CODES;
+export const ServerResponse: typeof http.ServerResponse = nodeHttp.ServerResponse;
+export type ServerResponse<Request extends http.IncomingMessage = http.IncomingMessage> =
+  http.ServerResponse<Request>;
