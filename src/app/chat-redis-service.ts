@@ -2,7 +2,7 @@
  * The Redis chat's life in the service, through the service's public hooks as for any dependency:
  * its state in `/readyz?verbose`, its metrics, its log lines and its connections closed at shutdown.
  */
-import client from 'prom-client';
+import { Counter, Gauge } from '../service/prom-client.js';
 import type { Service } from '../service/service.js';
 import type { RedisChatStore, RedisConnectionName } from './chat-redis.js';
 
@@ -29,7 +29,7 @@ export function redisLocation(url: string): string {
 export function attachRedisChat(service: Service, store: RedisChatStore, url: string): void {
   const log = service.logger.child({ component: 'chat-redis', redis: redisLocation(url) });
   const registry = service.metrics.registry;
-  new client.Gauge({
+  new Gauge({
     name: 'chat_redis_connected',
     help: "Whether the chat's Redis connection is up (1) or not (0); the subscriber counts once subscribed.",
     labelNames: ['connection'],
@@ -40,7 +40,7 @@ export function attachRedisChat(service: Service, store: RedisChatStore, url: st
         this.set({ connection }, store.isUp(connection) ? 1 : 0);
     },
   });
-  const reconnects = new client.Counter({
+  const reconnects = new Counter({
     name: 'chat_redis_reconnects_total',
     help: "Times a connection to the chat's Redis was re-established after it was lost.",
     labelNames: ['connection'],

@@ -1,4 +1,4 @@
-import client, { type Gauge, type Metric, Registry } from 'prom-client';
+import type { Metric } from 'prom-client';
 import type { RequestHandler, RequestObserver, WebSocketHandler } from '../web/index.js';
 import { CLIENT_CLOSED_REQUEST } from './access-log.js';
 import {
@@ -7,6 +7,7 @@ import {
   type MetricsFormat,
   openMetricsText,
 } from './metrics-openmetrics.js';
+import { collectDefaultMetrics, Gauge, Registry } from './prom-client.js';
 import { RequestHistogram } from './request-histogram.js';
 
 /** Route label of requests that matched no route. */
@@ -69,7 +70,7 @@ export class ServiceMetrics implements RequestObserver {
 
   constructor(options: MetricsOptions = {}) {
     this.registry = new Registry();
-    client.collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry });
     for (const name of DROPPED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
     this.httpDuration = new RequestHistogram(
       'http_request_duration_seconds',
@@ -81,7 +82,7 @@ export class ServiceMetrics implements RequestObserver {
     // A plain counter read at scrape time: two gauge updates per request would cost more than the
     // histogram observation itself.
     const metrics = this;
-    this.inFlight = new client.Gauge({
+    this.inFlight = new Gauge({
       name: 'http_requests_in_flight',
       help: 'HTTP requests being handled right now.',
       registers: [this.registry],
@@ -89,7 +90,7 @@ export class ServiceMetrics implements RequestObserver {
         this.set(metrics.inFlightCount);
       },
     });
-    this.websockets = new client.Gauge({
+    this.websockets = new Gauge({
       name: 'websocket_connections',
       help: 'WebSocket connections open right now.',
       registers: [this.registry],

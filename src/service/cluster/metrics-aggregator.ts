@@ -1,4 +1,3 @@
-import client, { AggregatorRegistry, type Counter, type Gauge, Registry } from 'prom-client';
 import {
   attachExemplars,
   collectExemplars,
@@ -7,6 +6,7 @@ import {
   type MetricsFormat,
   openMetricsText,
 } from '../metrics-openmetrics.js';
+import { aggregatorRegistry, Counter, Gauge, Registry } from '../prom-client.js';
 import type { MetricsSnapshot } from './messages.js';
 
 /** How long a scrape waits for each worker before using its last snapshot instead. */
@@ -43,22 +43,22 @@ export class MetricsAggregator {
   private readonly retiredExemplars: ExemplarMap = new Map();
 
   constructor() {
-    this.failures = new client.Counter({
+    this.failures = new Counter({
       name: 'cluster_metrics_aggregation_failures_total',
       help: 'Workers left out of a scrape because they did not answer in time.',
       registers: [this.registry],
     });
-    this.workers = new client.Gauge({
+    this.workers = new Gauge({
       name: 'cluster_workers',
       help: 'Worker processes alive.',
       registers: [this.registry],
     });
-    this.stale = new client.Gauge({
+    this.stale = new Gauge({
       name: 'cluster_worker_scrape_stale',
       help: 'Workers that missed the last scrape: their previous snapshot was used.',
       registers: [this.registry],
     });
-    this.restartFailures = new client.Counter({
+    this.restartFailures = new Counter({
       name: 'cluster_rolling_restart_failures_total',
       help: 'Rolling restarts stopped because a new worker failed to start.',
       registers: [this.registry],
@@ -86,7 +86,7 @@ export class MetricsAggregator {
     if (snapshot === undefined) return;
     collectExemplars(this.retiredExemplars, snapshot as MetricJson[]);
     const cumulative = snapshot.filter(isCumulative);
-    this.retired = cumulativeOnly(AggregatorRegistry.aggregate([this.retired, cumulative]));
+    this.retired = cumulativeOnly(aggregatorRegistry().aggregate([this.retired, cumulative]));
   }
 
   /** Counts workers left out of a scrape. */
@@ -116,7 +116,7 @@ export class MetricsAggregator {
     this.workers.set(aliveWorkers);
     this.stale.set(stale);
     const own = await this.registry.getMetricsAsJSON();
-    const aggregated = AggregatorRegistry.aggregate([...live, this.retired, own]);
+    const aggregated = aggregatorRegistry().aggregate([...live, this.retired, own]);
     if (format === 'text') return aggregated.metrics();
     // The aggregated registry's metrics are plain objects whose `get` returns them.
     const metrics = aggregated

@@ -18,8 +18,8 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import { Counter, type Registry } from 'prom-client';
 import type { TracingConfig } from '../config.js';
+import { Counter, type Registry } from '../prom-client.js';
 import { RequestIds, SpanObserver } from './spans.js';
 
 /** Finished spans waiting for export at most; beyond it a span is dropped and counted. */
