@@ -1,8 +1,10 @@
 import type { TSchema } from '@sinclair/typebox';
-import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
-import fastJson from 'fast-json-stringify';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import type fastJson from 'fast-json-stringify';
 import type { HandlerSchemas, RouteSchema } from './define.js';
+import { validation } from './vendor.js';
+
+const { Ajv: AjvClass, addFormats, fastJson: compileSerializer } = validation;
 
 // Validators and serializers are compiled once per declared schema (when the application adds the
 // route) and kept by schema object and by handler class: a request only looks them up.
@@ -39,22 +41,22 @@ let refuseAjv: Ajv | null = null;
 
 /** Path parameters, query arguments and headers are text: coerced to what the schema says. */
 function ajvForUrl(): Ajv {
-  urlAjv ??= withFormats(new Ajv({ ...COMMON, coerceTypes: 'array' }));
+  urlAjv ??= withFormats(new AjvClass({ ...COMMON, coerceTypes: 'array' }));
   return urlAjv;
 }
 
 function ajvForBody(mode: 'strip' | 'refuse'): Ajv {
   if (mode === 'strip') {
-    stripAjv ??= withFormats(new Ajv({ ...COMMON, removeAdditional: 'all' }));
+    stripAjv ??= withFormats(new AjvClass({ ...COMMON, removeAdditional: 'all' }));
     return stripAjv;
   }
-  refuseAjv ??= withFormats(new Ajv(COMMON));
+  refuseAjv ??= withFormats(new AjvClass(COMMON));
   return refuseAjv;
 }
 
 /** `date-time`, `email`, `uri`, `uuid`… as JSON Schema defines them. */
 function withFormats(ajv: Ajv): Ajv {
-  (addFormats as unknown as (ajv: Ajv) => Ajv)(ajv);
+  addFormats(ajv);
   return ajv;
 }
 
@@ -91,7 +93,10 @@ export function compileSchema(schema: RouteSchema): CompiledSchema {
   const mode = schema.unknownProperties ?? 'strip';
   const serializers = new Map<number, (value: unknown) => string>();
   for (const [status, body] of Object.entries(schema.responses ?? {})) {
-    serializers.set(Number(status), fastJson(body as fastJson.AnySchema) as (v: unknown) => string);
+    serializers.set(
+      Number(status),
+      compileSerializer(body as fastJson.AnySchema) as (v: unknown) => string,
+    );
   }
   compiled = {
     schema,
