@@ -12,7 +12,7 @@ import {
   kEncoder,
   kFinished,
 } from './handler-state.js';
-import { putDefaultHeaders, putHeader } from './response.js';
+import { putCheckedHeader, putDefaultHeaders, putHeader } from './response.js';
 
 // The output plumbing behind a handler's `write`, `flush`, `finish`, `sendError` and `clear`:
 // buffering, the one-piece fast path, streaming with back-pressure, compression and ETags.
@@ -40,7 +40,8 @@ const DEFAULT_HEADERS: readonly string[] = [
 export function applyDefaultHeaders(h: HandlerCore): void {
   const res = h.response;
   putDefaultHeaders(res, DEFAULT_HEADERS);
-  if (h.requestId !== '') putHeader(res, 'X-Request-Id', h.requestId);
+  // The `requestId` setting may be the user's own function: its id is checked as setHeader would.
+  if (h.requestId !== '') putCheckedHeader(res, 'X-Request-Id', h.requestId);
   const cors = h.application.settings.cors;
   if (cors !== null) applyCors(h.request, res, cors);
   h.setDefaultHeaders();
