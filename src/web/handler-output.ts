@@ -12,6 +12,7 @@ import {
   kEncoder,
   kFinished,
 } from './handler-state.js';
+import { putCheckedHeader, putDefaultHeaders, putHeader } from './response.js';
 
 // The output plumbing behind a handler's `write`, `flush`, `finish`, `sendError` and `clear`:
 // buffering, the one-piece fast path, streaming with back-pressure, compression and ETags.
@@ -28,12 +29,19 @@ export function checkHeaderValue(name: string, value: string): void {
   }
 }
 
+const DEFAULT_HEADERS: readonly string[] = [
+  'Content-Type',
+  'text/html; charset=utf-8',
+  'X-Content-Type-Options',
+  'nosniff',
+];
+
 /** Sets the headers every response starts with, then calls the handler's `setDefaultHeaders`. */
 export function applyDefaultHeaders(h: HandlerCore): void {
   const res = h.response;
-  res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  if (h.requestId !== '') res.setHeader('X-Request-Id', h.requestId);
+  putDefaultHeaders(res, DEFAULT_HEADERS);
+  // The `requestId` setting may be the user's own function: its id is checked as setHeader would.
+  if (h.requestId !== '') putCheckedHeader(res, 'X-Request-Id', h.requestId);
   const cors = h.application.settings.cors;
   if (cors !== null) applyCors(h.request, res, cors);
   h.setDefaultHeaders();
@@ -89,7 +97,7 @@ export function writeChunk(h: HandlerCore, chunk: Chunk): void {
       );
     }
     if (!h.response.headersSent) {
-      h.response.setHeader('Content-Type', 'application/json; charset=utf-8');
+      putHeader(h.response, 'Content-Type', 'application/json; charset=utf-8');
     }
     h[kChunks].push(json);
   }

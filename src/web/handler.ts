@@ -27,6 +27,7 @@ import {
   kController,
   kXsrfToken,
 } from './handler-state.js';
+import { putCheckedHeader } from './response.js';
 import type { CompiledRoute } from './routing.js';
 import { type SignedCookieOptions, writeSignedCookie } from './signed-cookies.js';
 import { checkXsrf, issueXsrfToken, xsrfFormHtml } from './xsrf.js';
@@ -206,7 +207,7 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
   setHeader(name: string, value: string | number): this {
     const text = String(value);
     checkHeaderValue(name, text);
-    this.response.setHeader(name, text);
+    putCheckedHeader(this.response, name, text);
     return this;
   }
 

@@ -13,5 +13,7 @@ const nodeHttp = process.getBuiltinModule('node:http');
 export const createServer: typeof http.createServer = nodeHttp.createServer;
 export const STATUS_CODES: typeof http.STATUS_CODES = nodeHttp.STATUS_CODES;
 export const ServerResponse: typeof http.ServerResponse = nodeHttp.ServerResponse;
+export const validateHeaderName: typeof http.validateHeaderName = nodeHttp.validateHeaderName;
+export const validateHeaderValue: typeof http.validateHeaderValue = nodeHttp.validateHeaderValue;
 export type ServerResponse<Request extends http.IncomingMessage = http.IncomingMessage> =
   http.ServerResponse<Request>;

@@ -1,8 +1,9 @@
-import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Application } from './application.js';
-import { createServer, ServerResponse, STATUS_CODES } from './node-http.js';
+import { createServer, STATUS_CODES } from './node-http.js';
+import { FastResponse, fastWriteHead } from './response.js';
 import { upgradeResponse } from './websocket/upgrade.js';
 
 /** Timeouts and limits of the node:http server. */
@@ -176,18 +177,19 @@ export class HttpServer {
     let headersTimeout = options.headersTimeoutMs ?? 20_000;
     if (requestTimeout > 0 && headersTimeout > requestTimeout) headersTimeout = requestTimeout;
     const owner = this;
-    const baseWriteHead = ServerResponse.prototype.writeHead;
     // Every response written once keep-alive is off (draining, or shutdown announced) says
     // `Connection: close`, so the socket is closed right after it instead of lingering idle (the
     // check costs one property read).
-    class DrainAwareResponse extends ServerResponse {}
+    class DrainAwareResponse extends FastResponse {}
     DrainAwareResponse.prototype.writeHead = function writeHead(
-      this: ServerResponse,
-      ...args: Parameters<typeof baseWriteHead>
+      this: FastResponse,
+      status: number,
+      reason?: unknown,
+      headers?: unknown,
     ) {
       if (owner.keepAliveOff) this.shouldKeepAlive = false;
-      return baseWriteHead.apply(this, args);
-    } as typeof baseWriteHead;
+      return fastWriteHead.call(this, status, reason, headers);
+    } as unknown as FastResponse['writeHead'];
     this.server = createServer(
       {
         keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,

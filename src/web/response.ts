@@ -1,0 +1,189 @@
+import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
+import { ServerResponse, validateHeaderName, validateHeaderValue } from './node-http.js';
+
+// node:http keeps the headers set with `setHeader` in a dictionary-mode object of `[name, value]`
+// pairs, one lower-casing and two checks per call, and walks it again when the head is written.
+// Handlers set a few headers and read none back: this response keeps them in one flat
+// `[name, value, …]` array instead and hands it to `writeHead` in one go (node:http's fast path,
+// which checks each header once as it writes it). Any other use of the header API (reading a
+// header back excepted) first moves the array into node:http's own store, so everything else
+// behaves exactly as on a plain `ServerResponse`.
+
+const kPending = Symbol('pendingHeaders');
+const kDirect = Symbol('directHeaders');
+
+type HeaderValue = number | string | readonly string[];
+
+/** `writeHead` as node:http takes it at run time (the typings' overloads, loosened). */
+type WriteHead = (
+  this: ServerResponse,
+  status: number,
+  reason?: unknown,
+  headers?: unknown,
+) => unknown;
+const baseWriteHead = ServerResponse.prototype.writeHead as unknown as WriteHead;
+const baseRawHeaderNames = (
+  ServerResponse.prototype as unknown as { getRawHeaderNames(this: ServerResponse): string[] }
+).getRawHeaderNames;
+
+/** The index of `name` (already lower-cased as `lower`) in a flat header array, or -1. */
+function indexOf(pending: HeaderValue[], name: string, lower: string): number {
+  for (let i = 0; i < pending.length; i += 2) {
+    const n = pending[i] as string;
+    if (n === name || (n.length === lower.length && n.toLowerCase() === lower)) return i;
+  }
+  return -1;
+}
+
+/**
+ * A `ServerResponse` whose headers, while only set through {@link putHeader}, are written with a
+ * single `writeHead(status, [name, value, …])`. Reading headers back works as usual.
+ */
+export class FastResponse extends ServerResponse {
+  /** Headers set through `putHeader`, not yet in node:http's store. */
+  [kPending]: HeaderValue[] | null = null;
+  /** node:http's store is in use: the pending array was moved into it. */
+  [kDirect] = false;
+
+  /**
+   * @internal Moves the pending headers into node:http's store, for every other header operation.
+   * (Once the head is out, the array stays: it is what was sent, and node:http refuses changes.)
+   */
+  useStore(): void {
+    if (this[kDirect] || this.headersSent) return;
+    this[kDirect] = true;
+    const pending = this[kPending];
+    this[kPending] = null;
+    if (pending === null) return;
+    for (let i = 0; i < pending.length; i += 2) {
+      super.setHeader(pending[i] as string, pending[i + 1] as HeaderValue);
+    }
+  }
+
+  override setHeader(name: string, value: HeaderValue): this {
+    this.useStore();
+    return super.setHeader(name, value);
+  }
+
+  override appendHeader(name: string, value: string | readonly string[]): this {
+    this.useStore();
+    return super.appendHeader(name, value);
+  }
+
+  override setHeaders(headers: Headers | Map<string, HeaderValue>): this {
+    this.useStore();
+    return super.setHeaders(headers);
+  }
+
+  override removeHeader(name: string): void {
+    this.useStore();
+    super.removeHeader(name);
+  }
+
+  override getHeader(name: string): OutgoingHttpHeader | undefined {
+    const pending = this[kPending];
+    if (this[kDirect] || pending === null) return super.getHeader(name);
+    if (typeof name !== 'string') return super.getHeader(name); // node:http's type error
+    const i = indexOf(pending, name, name.toLowerCase());
+    return i < 0 ? undefined : (pending[i + 1] as OutgoingHttpHeader);
+  }
+
+  override hasHeader(name: string): boolean {
+    const pending = this[kPending];
+    if (this[kDirect] || pending === null) return super.hasHeader(name);
+    if (typeof name !== 'string') return super.hasHeader(name);
+    return indexOf(pending, name, name.toLowerCase()) >= 0;
+  }
+
+  override getHeaderNames(): string[] {
+    const pending = this[kPending];
+    if (this[kDirect] || pending === null) return super.getHeaderNames();
+    const names: string[] = [];
+    for (let i = 0; i < pending.length; i += 2) names.push((pending[i] as string).toLowerCase());
+    return names;
+  }
+
+  /** node:http's `getRawHeaderNames` (missing from its typings). */
+  getRawHeaderNames(): string[] {
+    const pending = this[kPending];
+    if (this[kDirect] || pending === null) return baseRawHeaderNames.call(this);
+    const names: string[] = [];
+    for (let i = 0; i < pending.length; i += 2) names.push(pending[i] as string);
+    return names;
+  }
+
+  override getHeaders(): OutgoingHttpHeaders {
+    const pending = this[kPending];
+    if (this[kDirect] || pending === null) return super.getHeaders();
+    const headers: OutgoingHttpHeaders = Object.create(null);
+    for (let i = 0; i < pending.length; i += 2) {
+      headers[(pending[i] as string).toLowerCase()] = pending[i + 1] as OutgoingHttpHeader;
+    }
+    return headers;
+  }
+}
+
+/**
+ * `writeHead` for {@link FastResponse} (and the class `HttpServer` derives from it): node:http's
+ * implicit `writeHead(status)` hands over the pending array as it is; any other call moves it into
+ * node:http's store first.
+ */
+export const fastWriteHead = function writeHead(
+  this: FastResponse,
+  status: number,
+  reason?: unknown,
+  headers?: unknown,
+) {
+  const pending = this[kPending];
+  if (pending !== null && !this[kDirect] && reason === undefined && headers === undefined) {
+    return baseWriteHead.call(this, status, pending);
+  }
+  this.useStore();
+  return baseWriteHead.call(this, status, reason, headers);
+};
+FastResponse.prototype.writeHead = fastWriteHead as unknown as FastResponse['writeHead'];
+
+/**
+ * Sets a header checked already (or a constant of the framework's): on a {@link FastResponse} that
+ * still collects its headers, into the pending array (replacing a header of the same name in its
+ * place, as `setHeader` does); otherwise with `setHeader`.
+ */
+export function putHeader(res: ServerResponse, name: string, value: string): void {
+  if (!(res instanceof FastResponse) || res[kDirect] || res.headersSent) {
+    res.setHeader(name, value);
+    return;
+  }
+  const pending = res[kPending];
+  if (pending === null) {
+    res[kPending] = [name, value];
+    return;
+  }
+  const i = indexOf(pending, name, name.toLowerCase());
+  if (i < 0) {
+    pending.push(name, value);
+  } else {
+    pending[i] = name;
+    pending[i + 1] = value;
+  }
+}
+
+/** {@link putHeader} for a header from user code: checked as `setHeader` checks it. */
+export function putCheckedHeader(res: ServerResponse, name: string, value: string): void {
+  validateHeaderName(name);
+  validateHeaderValue(name, value);
+  putHeader(res, name, value);
+}
+
+/**
+ * Starts a response's headers with `defaults` (a flat `[name, value, …]` array, copied) when no
+ * header has been set yet; otherwise sets each of them.
+ */
+export function putDefaultHeaders(res: ServerResponse, defaults: readonly string[]): void {
+  if (res instanceof FastResponse && res[kPending] === null && !res[kDirect]) {
+    res[kPending] = defaults.slice();
+    return;
+  }
+  for (let i = 0; i < defaults.length; i += 2) {
+    putHeader(res, defaults[i] as string, defaults[i + 1] as string);
+  }
+}
