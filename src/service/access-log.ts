@@ -72,7 +72,6 @@ export class AccessLog implements RequestObserver {
     if (!this.logger.isLevelEnabled(level)) return;
     const responseTime = Math.round((performance.now() - handler.startTime) * 1000) / 1000;
     const withError = handler.error !== undefined && statusCode >= 500;
-    const trace = handler.traceContext;
     const direct = this.direct;
     if (direct !== undefined && !withError) {
       // The line pino would write, without its generic serialiser (a third of a hello-world
@@ -83,8 +82,7 @@ export class AccessLog implements RequestObserver {
       direct.destination.write(
         `{"level":${LEVEL_VALUES[level]}${isoTime()}${direct.bindings}` +
           `,"reqId":${jsonString(handler.requestId)}` +
-          `,"trace_id":"${trace.traceId}","span_id":"${trace.spanId}"` +
-          `,"trace_flags":"${trace.traceFlagsHex}"` +
+          handler.traceLogFields() +
           `,"method":${jsonString(handler.method)}` +
           `,"url":${jsonString(handler.path)}` +
           `,"route":${route === null ? 'null' : jsonString(route)}` +
@@ -95,6 +93,7 @@ export class AccessLog implements RequestObserver {
       );
       return;
     }
+    const trace = handler.traceContext;
     const line: Record<string, unknown> = {
       reqId: handler.requestId,
       trace_id: trace.traceId,

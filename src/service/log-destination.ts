@@ -32,6 +32,8 @@ export class BufferedFdDestination {
   private pending = '';
   private closed = false;
   private readonly timer: NodeJS.Timeout;
+  /** Where a batch is encoded before its `write(2)`: room for any batch of LOG_BUFFER_BYTES. */
+  private readonly encoded = Buffer.allocUnsafe(3 * LOG_BUFFER_BYTES);
 
   constructor(private readonly fd: number) {
     this.timer = setInterval(() => this.flushSync(), LOG_FLUSH_INTERVAL_MS);
@@ -55,16 +57,18 @@ export class BufferedFdDestination {
     if (text.length === 0) return;
     this.pending = '';
     if (this.closed) return;
-    const size = Buffer.byteLength(text, 'utf8');
-    if (size <= LOG_BUFFER_BYTES) {
-      // The usual case: one write(2), the string encoded on the way (no Buffer allocated).
-      const written = this.tryWrite(text);
-      if (written < size) this.writeOut(Buffer.from(text, 'utf8').subarray(Math.max(0, written)));
+    // Encoded once, into a buffer kept for it (UTF-8 takes at most 3 bytes per UTF-16 unit):
+    // no separate pass to measure the batch, no buffer allocated per batch.
+    const bytes =
+      text.length * 3 <= this.encoded.length
+        ? this.encoded.subarray(0, this.encoded.write(text, 0, 'utf8'))
+        : Buffer.from(text, 'utf8');
+    if (bytes.length <= LOG_BUFFER_BYTES) {
+      this.writeOut(bytes); // the usual case: one write(2)
       return;
     }
     // Non-ASCII text can take more bytes than characters: write it in atomic, line-aligned pieces
     // (a single line longer than a pipe's atomic size cannot be helped).
-    const bytes = Buffer.from(text, 'utf8');
     let start = 0;
     while (start < bytes.length) {
       let end = bytes.length;
@@ -74,20 +78,6 @@ export class BufferedFdDestination {
       }
       this.writeOut(bytes.subarray(start, end));
       start = end;
-    }
-  }
-
-  /** One `write(2)` of `text`; the bytes written, or -1 when it must be retried as bytes. */
-  private tryWrite(text: string): number {
-    try {
-      return writeSync(this.fd, text);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE' || code === 'EBADF') {
-        this.closed = true;
-        return Number.POSITIVE_INFINITY; // dropped: nobody reads the logs any more
-      }
-      return -1; // EAGAIN and the like: the byte path waits and retries
     }
   }
 

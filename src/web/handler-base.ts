@@ -31,7 +31,7 @@ import type { CompiledRoute } from './routing.js';
 import type { CompiledSchema } from './schema/compile.js';
 import type { ValidatedInput } from './schema/validate.js';
 import { type GetSignedCookieOptions, readSignedCookie } from './signed-cookies.js';
-import { TraceContext } from './trace-context.js';
+import { newTraceFields, TraceContext } from './trace-context.js';
 
 const EMPTY_ARGS: readonly string[] = Object.freeze([]);
 
@@ -90,6 +90,8 @@ export abstract class HandlerBase {
   #log: Logger | null;
   #cookies: Cookies | null;
   #trace: TraceContext | null;
+  /** A new trace's log fields, when the access line asked before anything made the context. */
+  #traceFields: string | undefined;
 
   /** Created by the application for each request; override `initialize`, not this. */
   constructor(
@@ -133,6 +135,7 @@ export abstract class HandlerBase {
     this.#log = null;
     this.#cookies = null;
     this.#trace = null;
+    this.#traceFields = undefined;
   }
 
   /** The response status. */
@@ -321,8 +324,21 @@ export abstract class HandlerBase {
    * new one; `spanId` is this server span's own id. Made on first use.
    */
   get traceContext(): TraceContext {
-    this.#trace ??= TraceContext.fromHeaders(this.request.headers);
+    this.#trace ??= TraceContext.fromHeaders(this.request.headers, this.#traceFields);
     return this.#trace;
+  }
+
+  /**
+   * @internal The trace context's fields for a log line written by hand (the access line):
+   * `,"trace_id":"…","span_id":"…","trace_flags":"…"`. Without a `traceparent` and before
+   * anything asked for {@link traceContext}, a new trace's fields and nothing else: no context
+   * object (one is made from the same ids if asked for later).
+   */
+  traceLogFields(): string {
+    if (this.#trace !== null) return this.#trace.logFields;
+    if (this.request.headers.traceparent !== undefined) return this.traceContext.logFields;
+    this.#traceFields ??= newTraceFields();
+    return this.#traceFields;
   }
 
   /**

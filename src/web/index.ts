@@ -95,6 +95,7 @@ export { streamBody } from './streaming-body.js';
 export { serve, type TestServer } from './testing.js';
 export {
   keptTracestate,
+  newTraceFields,
   parseTraceparent,
   randomHexId,
   TRACE_FLAG_SAMPLED,

@@ -74,28 +74,69 @@ export function keptTracestate(value: string | string[] | undefined): string | u
 /** `00` to `ff`, so that a log line does not format its flags. */
 const FLAGS_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-const POOL_SIZE = 4096;
-const pool = Buffer.allocUnsafe(POOL_SIZE);
-/** The pool as hex, two characters a byte: an id is a substring of it. */
-let poolHex = '';
-let poolOffset = POOL_SIZE;
+/**
+ * A new trace's ids as pino renders them in a log line, prepared in bulk: `,"trace_id":"<32
+ * hex>","span_id":"<16 hex>","trace_flags":"00"` (94 characters). The ids start at
+ * {@link TRACE_ID_AT} and {@link SPAN_ID_AT}.
+ */
+const FIELDS_LENGTH = 94;
+const TRACE_ID_AT = 13;
+const SPAN_ID_AT = 58;
+const FIELDS_HEAD = ',"trace_id":"';
+const FIELDS_MIDDLE = '","span_id":"';
+const FIELDS_TAIL = '","trace_flags":"00"';
+/** Fields prepared per refill: one `randomFillSync` of 6 KiB every 256 new traces. */
+const POOL_FIELDS = 256;
+const ID_BYTES = 24;
+const random = Buffer.allocUnsafe(POOL_FIELDS * ID_BYTES);
+/** {@link POOL_FIELDS} fields, one after the other: a request's are a substring of it. */
+let pool = '';
+let poolNext = POOL_FIELDS;
+
+/** Renders the next {@link POOL_FIELDS} fields from fresh random bytes. */
+function refillPool(): void {
+  randomFillSync(random);
+  for (let at = 0; at < random.length; at += ID_BYTES) {
+    // All-zero ids are invalid (a chance of 2^-64 for the span id): such bytes are drawn again.
+    while (isZero(at, 16) || isZero(at + 16, 8)) randomFillSync(random, at, ID_BYTES);
+  }
+  const hex = random.toString('hex');
+  let fields = '';
+  for (let at = 0; at < hex.length; at += 2 * ID_BYTES) {
+    fields +=
+      FIELDS_HEAD +
+      hex.slice(at, at + 32) +
+      FIELDS_MIDDLE +
+      hex.slice(at + 32, at + 48) +
+      FIELDS_TAIL;
+  }
+  pool = fields;
+  poolNext = 0;
+}
+
+function isZero(at: number, length: number): boolean {
+  for (let i = at; i < at + length; i += 4) if (random.readUInt32LE(i) !== 0) return false;
+  return true;
+}
 
 /**
- * `bytes` random bytes as lowercase hex, never all zero: a slice of a pooled buffer's hex, the
- * buffer refilled by one `randomFillSync` every few hundred requests, so that a request makes its
- * id strings and no call into the runtime.
+ * A new trace's log fields, `,"trace_id":"…","span_id":"…","trace_flags":"00"`: random, never
+ * all-zero ids, as one string (a substring of a pool rendered for 256 traces at a time, so that a
+ * request makes one string and no call into the runtime). {@link TraceContext} reads its ids
+ * from them.
  */
+export function newTraceFields(): string {
+  if (poolNext === POOL_FIELDS) refillPool();
+  const at = poolNext++ * FIELDS_LENGTH;
+  return pool.slice(at, at + FIELDS_LENGTH);
+}
+
+/** `bytes` random bytes as lowercase hex, never all zero. */
 export function randomHexId(bytes: 8 | 16): string {
-  for (;;) {
-    if (poolOffset + bytes > POOL_SIZE) {
-      randomFillSync(pool);
-      poolHex = pool.toString('hex');
-      poolOffset = 0;
-    }
-    const id = poolHex.slice(poolOffset * 2, (poolOffset + bytes) * 2);
-    poolOffset += bytes;
-    if (id !== ZERO_SPAN_ID && id !== ZERO_TRACE_ID) return id;
-  }
+  const fields = newTraceFields();
+  return bytes === 16
+    ? fields.slice(TRACE_ID_AT, TRACE_ID_AT + 32)
+    : fields.slice(SPAN_ID_AT, SPAN_ID_AT + 16);
 }
 
 /**
@@ -118,24 +159,63 @@ export class TraceContext {
   /** The caller's `tracestate`, passed on unchanged on outgoing calls; `undefined` when none. */
   readonly traceState: string | undefined;
 
-  constructor(parent: TraceParent | null, traceState: string | undefined) {
-    this.traceId = parent === null ? randomHexId(16) : parent.traceId;
-    this.spanId = randomHexId(8);
-    this.parentId = parent === null ? null : parent.parentId;
-    this.traceFlags = parent === null ? 0 : parent.traceFlags;
-    this.traceState = parent === null ? undefined : traceState;
+  /** {@link logFields} as last rendered, and the flags they were rendered for. */
+  #fields: string | null;
+  #fieldsFlags: number;
+
+  /**
+   * `fields` (internal): the log fields of a new trace from {@link newTraceFields}, when the
+   * request's access line already carries them; a new trace takes its ids from them.
+   */
+  constructor(
+    parent: TraceParent | null,
+    traceState: string | undefined,
+    fields: string = newTraceFields(),
+  ) {
+    this.spanId = fields.slice(SPAN_ID_AT, SPAN_ID_AT + 16);
+    if (parent === null) {
+      this.traceId = fields.slice(TRACE_ID_AT, TRACE_ID_AT + 32);
+      this.parentId = null;
+      this.traceFlags = 0;
+      this.traceState = undefined;
+      this.#fields = fields;
+    } else {
+      this.traceId = parent.traceId;
+      this.parentId = parent.parentId;
+      this.traceFlags = parent.traceFlags;
+      this.traceState = traceState;
+      this.#fields = null;
+    }
+    this.#fieldsFlags = 0;
   }
 
-  /** Reads the request's `traceparent` and `tracestate` headers; invalid ones start a new trace. */
+  /**
+   * Reads the request's `traceparent` and `tracestate` headers; invalid ones start a new trace
+   * (with the ids of `fields` when given: see the constructor).
+   */
   static fromHeaders(
     headers: Readonly<Record<string, string | string[] | undefined>>,
+    fields?: string,
   ): TraceContext {
     const header = headers.traceparent;
     const parent = typeof header === 'string' ? parseTraceparent(header) : null;
     return new TraceContext(
       parent,
       parent === null ? undefined : keptTracestate(headers.tracestate),
+      fields,
     );
+  }
+
+  /**
+   * The context's log fields as pino renders them, for a line written by hand:
+   * `,"trace_id":"…","span_id":"…","trace_flags":"…"`.
+   */
+  get logFields(): string {
+    if (this.#fields === null || this.#fieldsFlags !== this.traceFlags) {
+      this.#fields = `,"trace_id":"${this.traceId}","span_id":"${this.spanId}","trace_flags":"${this.traceFlagsHex}"`;
+      this.#fieldsFlags = this.traceFlags;
+    }
+    return this.#fields;
   }
 
   /** Whether the server span is sampled (recorded by an exporter). */

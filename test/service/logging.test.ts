@@ -65,6 +65,11 @@ function capture() {
 }
 
 /** The `index`th captured line (fails the test when there is none). */
+/** What the access log reads of a fake handler's trace context. */
+function traced(trace: TraceContext) {
+  return { traceContext: trace, traceLogFields: () => trace.logFields };
+}
+
 function line(out: { lines: Line[] }, index: number): Line {
   const found = out.lines[index];
   if (found === undefined) throw new Error(`no line ${index}: ${JSON.stringify(out.lines)}`);
@@ -544,6 +549,12 @@ describe('AccessLog with a real application', () => {
       this.finish('fail');
     }
   }
+  class Later extends RequestHandler {
+    override get(): void {
+      this.finish('done');
+      setTimeout(() => this.log.info({ traceparent: this.traceparent() }, 'later'), 20);
+    }
+  }
   class Hold extends RequestHandler {
     override async get(): Promise<void> {
       const signal = this.signal;
@@ -564,6 +575,7 @@ describe('AccessLog with a real application', () => {
     url('/livez', Probe),
     url('/readyz', FailingProbe),
     url('/hold', Hold),
+    url('/later', Later),
   ];
 
   async function start(level: LoggerOptions['level'] = 'info') {
@@ -651,6 +663,19 @@ describe('AccessLog with a real application', () => {
     }
   });
 
+  it('gives a new trace’s ids to the handler that asks for them after its access line', async () => {
+    const { srv, out } = await start();
+    const { line } = await call(srv, out, '/later');
+    const later = await out.waitFor((l) => l.msg === 'later' && l.reqId === line.reqId);
+    expect(line.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(later).toMatchObject({
+      trace_id: line.trace_id,
+      span_id: line.span_id,
+      trace_flags: '00',
+      traceparent: `00-${line.trace_id}-${line.span_id}-00`,
+    });
+  });
+
   it('gives route null for an unknown path and bytes 0 for HEAD', async () => {
     const { srv, out } = await start();
     const missing = await call(srv, out, '/missing/thing?q=1');
@@ -723,7 +748,7 @@ describe('AccessLog with a real application', () => {
         isAborted: false,
         status,
         requestId: 'id',
-        traceContext: TraceContext.fromHeaders({}),
+        ...traced(TraceContext.fromHeaders({})),
         method: 'GET',
         path: '/',
         startTime: performance.now(),
@@ -760,9 +785,11 @@ describe('the access line written without pino’s serialiser', () => {
       isAborted: false,
       status: 200,
       requestId: 'abc-1',
-      traceContext: TraceContext.fromHeaders({
-        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-      }),
+      ...traced(
+        TraceContext.fromHeaders({
+          traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        }),
+      ),
       method: 'GET',
       path: '/items/42',
       startTime: performance.now(),

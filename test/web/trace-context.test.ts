@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   keptTracestate,
+  newTraceFields,
   parseTraceparent,
   RequestHandler,
   randomHexId,
@@ -130,6 +131,51 @@ describe('TraceContext', () => {
     const ids = new Set<string>();
     for (let i = 0; i < 2_000; i++) ids.add(randomHexId(16)).add(randomHexId(8));
     expect(ids.size).toBe(4_000);
+  });
+});
+
+describe('the log fields of a trace context', () => {
+  /** What pino writes for the same fields, after the line's opening brace. */
+  const pino = (ctx: TraceContext) =>
+    `,${JSON.stringify({ trace_id: ctx.traceId, span_id: ctx.spanId, trace_flags: ctx.traceFlagsHex }).slice(1, -1)}`;
+
+  it('are pino’s rendering for a new trace, a continued one, and after the sampler’s decision', () => {
+    const fresh = TraceContext.fromHeaders({});
+    const continued = TraceContext.fromHeaders({ traceparent: VALID });
+    for (const ctx of [fresh, continued]) {
+      expect(ctx.logFields).toBe(pino(ctx));
+      ctx.traceFlags = ctx.traceFlags ^ 1;
+      expect(ctx.logFields).toBe(pino(ctx));
+    }
+    expect(continued.logFields).toContain('"trace_id":"0af7651916cd43dd8448eb211c80319c"');
+  });
+
+  it('of a new trace carry random, distinct, non-zero ids across pool refills', () => {
+    const traces = new Set<string>();
+    const spans = new Set<string>();
+    for (let i = 0; i < 2_000; i++) {
+      const fields = newTraceFields();
+      const match =
+        /^,"trace_id":"([0-9a-f]{32})","span_id":"([0-9a-f]{16})","trace_flags":"00"$/.exec(fields);
+      expect(match, fields).not.toBeNull();
+      const [, traceId, spanId] = match as RegExpExecArray;
+      expect(traceId).not.toMatch(/^0+$/);
+      expect(spanId).not.toMatch(/^0+$/);
+      traces.add(traceId as string);
+      spans.add(spanId as string);
+    }
+    expect(traces.size).toBe(2_000);
+    expect(spans.size).toBe(2_000);
+  });
+
+  it('give a context made later the same ids, unless a valid traceparent continues a trace', () => {
+    const fields = newTraceFields();
+    const later = TraceContext.fromHeaders({ traceparent: 'garbage' }, fields);
+    expect(later.logFields).toBe(fields);
+    expect(later.traceparent()).toBe(`00-${fields.slice(13, 45)}-${fields.slice(58, 74)}-00`);
+    const continued = TraceContext.fromHeaders({ traceparent: VALID }, fields);
+    expect(continued.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(continued.parentId).toBe('b7ad6b7169203331');
   });
 });
 
