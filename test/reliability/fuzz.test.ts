@@ -291,12 +291,21 @@ describe.each(TARGETS)('fuzzing $name', (target) => {
     // Warm up on the last 2,000 requests first, so that RSS is compared from a steady state.
     const warmup = Math.min(2_000, requests.length);
     next = requests.length - warmup;
-    await Promise.all(Array.from({ length: CONNECTIONS }, lane));
+    // A failed (re)connect rejects a lane: say with which seed, near which request, and whether
+    // the service still runs, so that the run can be replayed.
+    const lanes = () =>
+      Promise.all(Array.from({ length: CONNECTIONS }, lane)).catch((error: Error) => {
+        const near = requests[Math.max(0, next - 1)] as FuzzRequest;
+        throw new Error(
+          `${error.message} near request ${next - 1}: ${describeRequest(near)}; service running: ${service.isRunning}; last log lines: ${JSON.stringify(service.logLines.slice(-5))}`,
+        );
+      });
+    await lanes();
     const rssStart = rssBytes(pid);
     measuring = true;
     next = 0;
     const started = performance.now();
-    await Promise.all(Array.from({ length: CONNECTIONS }, lane));
+    await lanes();
     const rssEnd = rssBytes(pid);
 
     const figures = {
