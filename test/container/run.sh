@@ -212,8 +212,12 @@ if content=$(docker run --rm --network none --read-only --cap-drop ALL "$IMAGE" 
   const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]);
   const distFiles = walk('/app/dist');
-  for (const f of distFiles) if (!/\.js(\.map)?$/.test(f)) problems.push('unexpected file ' + f);
+  // dist/vendor/: the schema libraries bundled by npm run build (scripts/bundle-vendor.mjs).
+  const allowed = (f) => /\.js(\.map)?$/.test(f) || /^\/app\/dist\/vendor\/[a-z-]+\.cjs$/.test(f);
+  for (const f of distFiles) if (!allowed(f)) problems.push('unexpected file ' + f);
   if (!distFiles.includes('/app/dist/main.js')) problems.push('no dist/main.js');
+  for (const f of ['typebox-type.cjs', 'schema-validation.cjs'])
+    if (!distFiles.includes('/app/dist/vendor/' + f)) problems.push('no dist/vendor/' + f);
   const staticFiles = walk('/app/static');
   for (const f of staticFiles) if (!/\.(html|js|css|svg)$/.test(f)) problems.push('unexpected file ' + f);
   if (!staticFiles.includes('/app/static/chat.html')) problems.push('no static/chat.html');
