@@ -2,7 +2,7 @@
 // round by round (A B C … A B C …), medians of req/s and p99 latency, ratios against bare
 // node:http in the same run. A run with any error, non-2xx answer or wrong body is refused.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,6 +211,21 @@ export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** `min–max` of `values`, each with `digits` decimals: the spread beside a median. */
+export function spread(values, digits) {
+  return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+}
+
+/** A process's resident memory in KiB, from /proc. */
+export function rssKiB(pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+/** How many file descriptors a process has open, from /proc. */
+export function openFds(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /** Runs every scenario for every contender; returns rows of medians. */

@@ -5,22 +5,12 @@
 // bench/longpoll-client.mjs in its own process on CPU 1 (the servers run on CPU 0), the POST
 // written on a connection opened beforehand. Contenders interleaved round by round; medians.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, startServer, TORNADO_PYTHON } from './http.mjs';
+import { median, openFds, rssKiB, spread, startServer, TORNADO_PYTHON } from './http.mjs';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
-
-function rssKiB(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
-}
-
-/** How many file descriptors the process has open. */
-function openFds(pid) {
-  return readdirSync(`/proc/${pid}/fd`).length;
-}
 
 /** The node process's pid under `taskset` (taskset execs, so it is the same pid). */
 function serverPid(server) {
@@ -73,8 +63,6 @@ export async function runLongPoll({ count = 10_000, rounds = 1, log = console.lo
       samples.get(row.contender).push(row);
     }
   }
-  const spread = (values, digits) =>
-    `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
   return [...samples].map(([contender, list]) => {
     const pick = (key) => list.map((r) => r[key]);
     const row = {

@@ -14,6 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { rssKiB } from './http.mjs';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
 const messages = Number(process.argv[2] ?? 1000);
@@ -27,10 +28,6 @@ function freePort() {
       server.close(() => resolve(port));
     });
   });
-}
-
-function rssKiB(pid) {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 }
 
 /** Starts a process and resolves once a line of its output matches `ready`. */

@@ -5,10 +5,9 @@
 // processes (bench/websockets-client.mjs, half each) on CPU 1, within the per-process fd limit.
 // Contenders are interleaved round by round; medians (and the spread) over the rounds.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { median, startServer } from './http.mjs';
+import { median, openFds, rssKiB, spread, startServer } from './http.mjs';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
 const CLIENTS = 2;
@@ -24,9 +23,6 @@ const CONTENDERS = [
 ];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rssKiB = (pid) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-const fds = (pid) => readdirSync(`/proc/${pid}/fd`).length;
 
 /** One client process; `next(op)` resolves with its next message of that op. */
 function startClient() {
@@ -102,7 +98,7 @@ async function once(contender, count) {
     const pid = server.child.pid;
     await sleep(500);
     const before = rssKiB(pid);
-    const fdsBefore = fds(pid);
+    const fdsBefore = openFds(pid);
     const share = Math.ceil(count / CLIENTS);
     const opened = clients.map((c) => c.next('opened'));
     clients.forEach((c, i) => {
@@ -116,7 +112,7 @@ async function once(contender, count) {
     await within(Promise.all(opened), 120_000, 'opening the sockets');
     await sleep(1500);
     const held = rssKiB(pid);
-    const fdsHeld = fds(pid);
+    const fdsHeld = openFds(pid);
     const armed = clients.map((c) => c.next('armed'));
     for (const c of clients) c.send({ op: 'arm' });
     await Promise.all(armed);
@@ -141,9 +137,6 @@ async function once(contender, count) {
     await server.stop();
   }
 }
-
-const spread = (values, digits) =>
-  `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 /** Every contender, `rounds` interleaved rounds of `count` sockets; rows of medians. */
 export async function runWebSockets({ count = 10_000, rounds = 3, log = console.log } = {}) {
