@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import {
@@ -9,6 +8,9 @@ import {
   StaticFileHandler,
   url,
 } from '../web/index.js';
+
+// `node:fs` without its ES namespace, which would load `fs/promises` (src/web/builtins.ts).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** Where the API document and its reference page are served; `null` leaves one out. */
 export interface ApiDocsOptions {

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { RequestHandler } from '../web/index.js';
 
@@ -29,6 +28,11 @@ const CONTENT_SECURITY_POLICY = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/** `readFile` of `node:fs/promises`, loaded by the first page served (src/web/builtins.ts). */
+function readFile(file: string): Promise<Buffer> {
+  return process.getBuiltinModule('node:fs/promises').readFile(file);
+}
 
 const pages = new Map<string, Promise<Buffer>>();
 

@@ -1,5 +1,3 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { ConfigError } from './config.js';
 
 /**
@@ -8,9 +6,11 @@ import { ConfigError } from './config.js';
  * alternative, a `getaddrinfo ENOTFOUND` stack from the listener, names no variable).
  */
 export async function checkHost(host: string | undefined): Promise<void> {
-  if (host === undefined || isIP(host) !== 0) return;
+  // From the modules' own objects (src/web/builtins.ts): `node:net`'s ES namespace would load
+  // `BlockList` and `SocketAddress`, and a name to resolve is rare.
+  if (host === undefined || process.getBuiltinModule('node:net').isIP(host) !== 0) return;
   try {
-    await lookup(host);
+    await process.getBuiltinModule('node:dns/promises').lookup(host);
   } catch {
     throw new ConfigError('HOST', host, 'an IP address or a host name that resolves');
   }

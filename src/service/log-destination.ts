@@ -1,4 +1,5 @@
-import { writeSync } from 'node:fs';
+// `node:fs` without its ES namespace, which would load `fs/promises` (src/web/builtins.ts).
+const { writeSync } = process.getBuiltinModule('node:fs');
 
 /**
  * The largest batch: a pipe's atomic write size (PIPE_BUF on Linux), so that cluster workers

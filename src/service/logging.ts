@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -215,6 +214,17 @@ function prettyStream(): DestinationStream | null {
   }
 }
 
+/**
+ * 48 random bits as 8 base64url characters, from `Math.random` (which V8 seeds from the system's
+ * entropy in every process): ids must be unique, not secret, and `node:crypto` is not loaded at
+ * start-up for this alone (src/web/builtins.ts).
+ */
+function randomPrefix(): string {
+  const bytes = Buffer.allocUnsafe(6);
+  bytes.writeUIntBE(Math.floor(Math.random() * 2 ** 48), 0, 6);
+  return bytes.toString('base64url');
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
@@ -224,7 +234,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
  * unique across workers and cheap to make.
  */
 export function requestIdGenerator(): (req: IncomingMessage) => string {
-  const prefix = randomBytes(6).toString('base64url');
+  const prefix = randomPrefix();
   let counter = 0;
   return (req) => {
     const incoming = req.headers['x-request-id'];

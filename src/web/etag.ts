@@ -1,5 +1,5 @@
-import { hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { nodeCrypto } from './builtins.js';
 
 /** What the automatic ETag reads and changes: the request's method and headers, the response. */
 export interface EtagExchange {
@@ -18,7 +18,7 @@ export interface EtagExchange {
  * and 160 bits make an accidental collision (a wrong 304) out of the question.
  */
 export function bodyEtag(body: string | Uint8Array): string {
-  return `W/"${hash('sha1', body, 'base64url')}"`;
+  return `W/"${nodeCrypto().hash('sha1', body, 'base64url')}"`;
 }
 
 /**

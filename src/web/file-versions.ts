@@ -1,6 +1,6 @@
-import { createHash, hash } from 'node:crypto';
-import { createReadStream, readFileSync, type Stats, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { resolve, sep } from 'node:path';
+import { nodeCrypto, nodeFs } from './builtins.js';
 
 /** Length of the `?v=` version in static URLs: 72 bits of the content hash. */
 const VERSION_LENGTH = 12;
@@ -44,8 +44,8 @@ export function contentHash(path: string, stats: Stats): Promise<string> {
   const cached = hashes.get(path);
   if (cached !== undefined && sameFile(cached, stats)) return cached.hash;
   const computing = new Promise<string>((resolveHash, reject) => {
-    const hasher = createHash('sha256');
-    const stream = createReadStream(path);
+    const hasher = nodeCrypto().createHash('sha256');
+    const stream = nodeFs.createReadStream(path);
     stream.on('data', (chunk) => hasher.update(chunk));
     stream.on('error', reject);
     stream.on('end', () => resolveHash(hasher.digest('base64url')));
@@ -74,11 +74,11 @@ export function versionOf(contentHash: string): string {
 export function contentHashSync(path: string): string | undefined {
   let stats: Stats;
   try {
-    stats = statSync(path);
+    stats = nodeFs.statSync(path);
     if (!stats.isFile()) return undefined;
     const cached = hashes.get(path);
     if (cached?.value !== undefined && sameFile(cached, stats)) return cached.value;
-    const value = hash('sha256', readFileSync(path), 'base64url');
+    const value = nodeCrypto().hash('sha256', nodeFs.readFileSync(path), 'base64url');
     remember(path, stats, { hash: Promise.resolve(value), value });
     return value;
   } catch {

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from './builtins.js';
 import type { CookieJar, CookieOptions } from './cookies.js';
 import { withCode } from './errors.js';
 
@@ -66,7 +66,7 @@ export function signingKeys(secret: CookieSecret, keyVersion?: number): SigningK
 }
 
 function signature(key: Buffer, payload: string): Buffer {
-  return createHmac('sha256', key).update(payload).digest();
+  return nodeCrypto().createHmac('sha256', key).update(payload).digest();
 }
 
 function payloadOf(version: string, timestamp: string, name: string, value: string): string {
@@ -120,7 +120,8 @@ export function decodeSignedValue(
   if (key === undefined) return undefined;
   const expected = signature(key, payloadOf(version, timestamp, name, encoded));
   const given = Buffer.from(sig, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  if (given.length !== expected.length || !nodeCrypto().timingSafeEqual(given, expected))
+    return undefined;
   const age = nowSeconds - Number(timestamp);
   const maxAge = maxAgeDays * DAY_SECONDS;
   if (age > maxAge || age < -maxAge) return undefined;

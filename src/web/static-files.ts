@@ -1,5 +1,6 @@
-import { type FileHandle, open, realpath, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { nodeFsPromises } from './builtins.js';
 import { contentTypeFor } from './content-types.js';
 import { HttpError } from './errors.js';
 import { etagMatches, markNotModified, strongEtagEquals } from './etag.js';
@@ -35,7 +36,7 @@ const roots = new Map<string, Promise<string>>();
 function realRoot(root: string): Promise<string> {
   let real = roots.get(root);
   if (real === undefined) {
-    real = realpath(resolve(root));
+    real = nodeFsPromises().realpath(resolve(root));
     real.catch(() => roots.delete(root));
     roots.set(root, real);
   }
@@ -73,7 +74,7 @@ function inside(root: string, path: string): boolean {
 async function realPathIn(root: string, path: string): Promise<string> {
   let real: string;
   try {
-    real = await realpath(path);
+    real = await nodeFsPromises().realpath(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new HttpError(404, 'no such file');
@@ -158,7 +159,7 @@ export class StaticFileHandler extends RequestHandler<StaticFileOptions> {
     checkRequestedPath(requested, this.path);
     const root = await realRoot(this.root);
     let real = await realPathIn(root, join(root, requested));
-    let stats = await stat(real);
+    let stats = await nodeFsPromises().stat(real);
     if (stats.isDirectory()) {
       if (this.defaultFilename === null) throw forbidden('directory listing is not allowed');
       if (requested !== '' && !requested.endsWith('/')) {
@@ -167,10 +168,10 @@ export class StaticFileHandler extends RequestHandler<StaticFileOptions> {
         return;
       }
       real = await realPathIn(root, join(real, this.defaultFilename));
-      stats = await stat(real);
+      stats = await nodeFsPromises().stat(real);
     }
     if (!stats.isFile()) throw forbidden('not a regular file');
-    const file = await open(real, 'r');
+    const file = await nodeFsPromises().open(real, 'r');
     try {
       await this.sendFile(real, file, includeBody);
     } finally {

@@ -3,7 +3,7 @@
  * `tracestate` headers are parsed; a request without a valid `traceparent` starts a new trace.
  * Always on and cheap: no exporter is needed for the ids to reach the logs and outgoing calls.
  */
-import { randomFillSync } from 'node:crypto';
+import { nodeCrypto } from './builtins.js';
 
 /** The `sampled` bit of `trace-flags`. */
 export const TRACE_FLAG_SAMPLED = 0x01;
@@ -95,6 +95,7 @@ let poolNext = POOL_FIELDS;
 
 /** Renders the next {@link POOL_FIELDS} fields from fresh random bytes. */
 function refillPool(): void {
+  const { randomFillSync } = nodeCrypto();
   randomFillSync(random);
   for (let at = 0; at < random.length; at += ID_BYTES) {
     // All-zero ids are invalid (a chance of 2^-64 for the span id): such bytes are drawn again.

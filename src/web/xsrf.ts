@@ -1,5 +1,5 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { nodeCrypto } from './builtins.js';
 import type { CookieJar, CookieOptions } from './cookies.js';
 import { HttpError } from './errors.js';
 
@@ -36,7 +36,7 @@ export function needsXsrfCheck(method: string): boolean {
  * be recovered by compression side channels on responses that reflect it (BREACH).
  */
 function mask(raw: RawToken): string {
-  const pad = randomBytes(TOKEN_BYTES);
+  const pad = nodeCrypto().randomBytes(TOKEN_BYTES);
   const masked = Buffer.alloc(TOKEN_BYTES);
   for (let i = 0; i < TOKEN_BYTES; i++) masked[i] = (raw.token[i] as number) ^ (pad[i] as number);
   return `2|${pad.toString('hex')}|${masked.toString('hex')}|${raw.timestamp}`;
@@ -61,7 +61,10 @@ function unmask(value: string | undefined): RawToken | undefined {
 export function issueXsrfToken(jar: CookieJar, cookieOptions: Readonly<CookieOptions>): string {
   const existing = unmask(jar.getCookie(XSRF_COOKIE));
   if (existing !== undefined) return mask(existing);
-  const fresh = { token: randomBytes(TOKEN_BYTES), timestamp: Math.floor(Date.now() / 1000) };
+  const fresh = {
+    token: nodeCrypto().randomBytes(TOKEN_BYTES),
+    timestamp: Math.floor(Date.now() / 1000),
+  };
   const value = mask(fresh);
   jar.setCookie(XSRF_COOKIE, value, { path: '/', ...cookieOptions });
   return value;
@@ -87,7 +90,7 @@ export function checkXsrf(handler: XsrfRequest): void {
   const expected = unmask(handler.getCookie(XSRF_COOKIE));
   if (expected === undefined)
     throw new HttpError(403, `'${XSRF_COOKIE}' cookie missing or invalid`);
-  if (!timingSafeEqual(given.token, expected.token)) {
+  if (!nodeCrypto().timingSafeEqual(given.token, expected.token)) {
     throw new HttpError(403, `XSRF cookie does not match ${handler.method} argument`);
   }
 }

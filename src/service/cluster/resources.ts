@@ -3,8 +3,11 @@
  * limit (v2 and v1), so that `WORKERS=auto` and each worker's heap fit the container rather than
  * the host (`os.cpus()` and V8's defaults see the host).
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+
+// `node:fs` without its ES namespace, which would load `fs/promises` (src/web/builtins.ts).
+const { readFileSync } = process.getBuiltinModule('node:fs');
+
 import { join } from 'node:path';
 
 /** Share of the memory limit given to V8 heaps (the rest: stacks, buffers, native memory). */
