@@ -12,7 +12,8 @@ import {
   kEncoder,
   kFinished,
 } from './handler-state.js';
-import { putCheckedHeader, putDefaultHeaders, putHeader } from './response.js';
+import { validateHeaderValue } from './node-http.js';
+import { putDefaultHeaders, putHeader } from './response.js';
 
 // The output plumbing behind a handler's `write`, `flush`, `finish`, `sendError` and `clear`:
 // buffering, the one-piece fast path, streaming with back-pressure, compression and ETags.
@@ -29,19 +30,29 @@ export function checkHeaderValue(name: string, value: string): void {
   }
 }
 
-const DEFAULT_HEADERS: readonly string[] = [
+/** Shared by every response (see `putDefaultHeaders`): never changed. */
+const DEFAULT_HEADERS: readonly string[] = Object.freeze([
   'Content-Type',
   'text/html; charset=utf-8',
   'X-Content-Type-Options',
   'nosniff',
-];
+]);
 
 /** Sets the headers every response starts with, then calls the handler's `setDefaultHeaders`. */
 export function applyDefaultHeaders(h: HandlerCore): void {
   const res = h.response;
-  putDefaultHeaders(res, DEFAULT_HEADERS);
-  // The `requestId` setting may be the user's own function: its id is checked as setHeader would.
-  if (h.requestId !== '') putCheckedHeader(res, 'X-Request-Id', h.requestId);
+  const id = h.requestId;
+  // The `requestId` setting may be the user's own function: its id is checked as setHeader would
+  // (and a bad one throws with the defaults set, as when it was set after them).
+  if (id !== '') {
+    try {
+      validateHeaderValue('X-Request-Id', id);
+    } catch (error) {
+      putDefaultHeaders(res, DEFAULT_HEADERS);
+      throw error;
+    }
+  }
+  putDefaultHeaders(res, DEFAULT_HEADERS, id);
   const cors = h.application.settings.cors;
   if (cors !== null) applyCors(h.request, res, cors);
   h.setDefaultHeaders();
