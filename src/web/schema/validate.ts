@@ -11,7 +11,8 @@ export interface SchemaSubject {
   readonly request: IncomingMessage;
   readonly pathArgs: readonly string[];
   readonly route: { readonly paramNames: readonly string[] } | null;
-  readonly queryArguments: Arguments;
+  /** The query arguments, parsed for this once unless the handler has them already. */
+  queryArgumentsOnce(): Arguments;
   readonly body: Buffer;
 }
 
@@ -58,7 +59,7 @@ function paramsOf(h: SchemaSubject): Record<string, unknown> {
 }
 
 function queryOf(h: SchemaSubject, c: CompiledSchema): Record<string, unknown> {
-  const args = h.queryArguments;
+  const args = h.queryArgumentsOnce();
   const query: Record<string, unknown> = {};
   for (const name of c.queryNames) {
     const values = args[name];
