@@ -31,13 +31,16 @@ export function checkHeaderValue(name: string, value: string): void {
   }
 }
 
-/** Shared by every response (see `putDefaultHeaders`): never changed. */
-const DEFAULT_HEADERS: readonly string[] = Object.freeze([
+/**
+ * Shared by every response (see `putDefaultHeaders`): never changed. Not frozen: frozen elements
+ * would take `slice` and the header lookups off V8's fast paths.
+ */
+const DEFAULT_HEADERS: readonly string[] = [
   'Content-Type',
   'text/html; charset=utf-8',
   'X-Content-Type-Options',
   'nosniff',
-]);
+];
 
 /** Sets the headers every response starts with, then calls the handler's `setDefaultHeaders`. */
 export function applyDefaultHeaders(h: HandlerCore): void {
