@@ -182,17 +182,6 @@ export abstract class HandlerBase {
     return this.#queryArgs;
   }
 
-  /**
-   * @internal The query arguments without keeping them on the handler (schema validation reads
-   * them once: a request held open then keeps only its validated input). Parsed again if the
-   * handler asks for {@link queryArguments} later.
-   */
-  queryArgumentsOnce(): Arguments {
-    return (
-      this.#queryArgs ?? parseUrlEncoded(this.queryString, this.application.settings.maxParams)
-    );
-  }
-
   /** Arguments from an `application/x-www-form-urlencoded` body (empty for other bodies). */
   get bodyArguments(): Arguments {
     let args = this[kBodyArgs];
