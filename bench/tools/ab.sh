@@ -19,7 +19,7 @@ for _ in $(seq "$rounds"); do
     # shellcheck disable=SC2086
     env $envs PORT=$port HOST=127.0.0.1 SHUTDOWN_DELAY_MS=0 taskset -c 0 node "$server" >/dev/null 2>&1 &
     pid=$!
-    for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break || sleep 0.05; done
+    for _ in $(seq 600); do curl -sf -o /dev/null "$url" && break || sleep 0.05; done
     # shellcheck disable=SC2086
     taskset -c 1 wrk -t1 -c64 -d1s ${WRKARGS:-} "$url" >/dev/null
     t0=$(awk '{print $14+$15}' "/proc/$pid/stat")

@@ -129,6 +129,12 @@ try {
     return { name, bytes: (e.bytes - old.bytes) / count, count: (e.count - old.count) / count };
   });
   rows.sort((a, b) => b.bytes - a.bytes);
+  // On a loaded machine the server may not have taken every connection when the second snapshot
+  // is taken: the figure is then too low.
+  const taken = rows.find((r) => r.name === 'Socket')?.count ?? 0;
+  if (taken < 0.99) {
+    console.log(`warning: ${taken.toFixed(2)} new sockets per poll, not 1: run it again`);
+  }
   for (const r of rows.slice(0, 30)) {
     if (r.bytes < 8) break;
     console.log(

@@ -11,8 +11,10 @@ import {
   kChunks,
   kEncoder,
   kFinished,
+  NO_CHUNKS,
 } from './handler-state.js';
-import { putCheckedHeader, putDefaultHeaders, putHeader } from './response.js';
+import { validateHeaderValue } from './node-http.js';
+import { putDefaultHeaders, putHeader } from './response.js';
 
 // The output plumbing behind a handler's `write`, `flush`, `finish`, `sendError` and `clear`:
 // buffering, the one-piece fast path, streaming with back-pressure, compression and ETags.
@@ -29,6 +31,10 @@ export function checkHeaderValue(name: string, value: string): void {
   }
 }
 
+/**
+ * Shared by every response (see `putDefaultHeaders`): never changed. Not frozen: frozen elements
+ * would take `slice` and the header lookups off V8's fast paths.
+ */
 const DEFAULT_HEADERS: readonly string[] = [
   'Content-Type',
   'text/html; charset=utf-8',
@@ -39,9 +45,18 @@ const DEFAULT_HEADERS: readonly string[] = [
 /** Sets the headers every response starts with, then calls the handler's `setDefaultHeaders`. */
 export function applyDefaultHeaders(h: HandlerCore): void {
   const res = h.response;
-  putDefaultHeaders(res, DEFAULT_HEADERS);
-  // The `requestId` setting may be the user's own function: its id is checked as setHeader would.
-  if (h.requestId !== '') putCheckedHeader(res, 'X-Request-Id', h.requestId);
+  const id = h.requestId;
+  // The `requestId` setting may be the user's own function: its id is checked as setHeader would
+  // (and a bad one throws with the defaults set, as when it was set after them).
+  if (id !== '') {
+    try {
+      validateHeaderValue('X-Request-Id', id);
+    } catch (error) {
+      putDefaultHeaders(res, DEFAULT_HEADERS);
+      throw error;
+    }
+  }
+  putDefaultHeaders(res, DEFAULT_HEADERS, id);
   const cors = h.application.settings.cors;
   if (cors !== null) applyCors(h.request, res, cors);
   h.setDefaultHeaders();
@@ -63,7 +78,7 @@ function prepareHeaders(h: HandlerCore): void {
 function takeBody(h: HandlerCore): string | Buffer {
   const chunks = h[kChunks];
   if (chunks.length === 0) return '';
-  h[kChunks] = [];
+  h[kChunks] = NO_CHUNKS;
   if (chunks.length === 1) {
     const only = chunks[0] as string | Uint8Array;
     return typeof only === 'string' ? only : Buffer.from(only.buffer, only.byteOffset, only.length);
@@ -83,11 +98,17 @@ function send(h: HandlerCore, body: string | Buffer, last: boolean): boolean {
   return h.response.write(body);
 }
 
+function pushChunk(h: HandlerCore, chunk: string | Uint8Array): void {
+  const chunks = h[kChunks];
+  if (chunks === NO_CHUNKS) h[kChunks] = [chunk];
+  else chunks.push(chunk);
+}
+
 /** `write`: buffers a chunk; a value that is not text or bytes is sent as JSON. */
 export function writeChunk(h: HandlerCore, chunk: Chunk): void {
   if (h[kFinished]) throw withCode(new Error('write() after finish()'), 'ERR_RESPONSE_FINISHED');
   if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
-    h[kChunks].push(chunk);
+    pushChunk(h, chunk);
   } else {
     const json = JSON.stringify(chunk);
     if (json === undefined) {
@@ -99,7 +120,7 @@ export function writeChunk(h: HandlerCore, chunk: Chunk): void {
     if (!h.response.headersSent) {
       putHeader(h.response, 'Content-Type', 'application/json; charset=utf-8');
     }
-    h[kChunks].push(json);
+    pushChunk(h, json);
   }
 }
 
@@ -234,7 +255,7 @@ export function sendErrorResponse(h: HandlerCore, status: number, error: unknown
     h.writeError(status, error);
   } catch (writeFailure) {
     h.logException(writeFailure);
-    h[kChunks] = []; // a half-written error page is not sent
+    h[kChunks] = NO_CHUNKS; // a half-written error page is not sent
   }
   if (!h[kFinished]) {
     if (res.headersSent) {
@@ -255,6 +276,6 @@ export function clearResponse(h: HandlerCore): void {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = 200;
   res.statusMessage = '';
-  h[kChunks] = [];
+  h[kChunks] = NO_CHUNKS;
   applyDefaultHeaders(h);
 }

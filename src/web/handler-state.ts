@@ -18,6 +18,12 @@ export const kFinished: unique symbol = Symbol('finished');
 export const kAborted: unique symbol = Symbol('aborted');
 /** Body chunks written and not yet flushed. */
 export const kChunks: unique symbol = Symbol('chunks');
+/**
+ * The chunks of a handler that has written none, shared: a request held open keeps no array of
+ * its own, and the first `write` makes one of the right size. Never pushed to (not frozen, which
+ * would give the handlers' chunk lists two kinds of elements for V8 to tell apart).
+ */
+export const NO_CHUNKS: (string | Uint8Array)[] = [];
 /** Where the request body is: see {@link BodyState}. */
 export const kBodyState: unique symbol = Symbol('bodyState');
 /** The buffered request body, once read. */

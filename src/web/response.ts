@@ -8,9 +8,14 @@ import { ServerResponse, validateHeaderName, validateHeaderValue } from './node-
 // which checks each header once as it writes it). Any other use of the header API (reading a
 // header back excepted) first moves the array into node:http's own store, so everything else
 // behaves exactly as on a plain `ServerResponse`.
+// The headers every response starts with are not copied when the request starts: the pending
+// array is then the caller's shared (frozen) array of defaults, followed by the request id, and is
+// copied only when a header changes or the head is written. A request held open (a long poll) that
+// has set no header of its own keeps no header array at all.
 
 const kPending = Symbol('pendingHeaders');
 const kDirect = Symbol('directHeaders');
+const kShared = Symbol('sharedDefaults');
 
 type HeaderValue = number | string | readonly string[];
 
@@ -42,6 +47,11 @@ function indexOf(pending: HeaderValue[], name: string, lower: string): number {
 export class FastResponse extends ServerResponse {
   /** Headers set through `putHeader`, not yet in node:http's store. */
   [kPending]: HeaderValue[] | null = null;
+  /**
+   * Not `null`: the pending array is a shared array of defaults, to be copied before any change,
+   * and this is the value of the `X-Request-Id` that follows them (`''`: none).
+   */
+  [kShared]: string | null = null;
   /** node:http's store is in use: the pending array was moved into it. */
   [kDirect] = false;
 
@@ -52,7 +62,7 @@ export class FastResponse extends ServerResponse {
   useStore(): void {
     if (this[kDirect] || this.headersSent) return;
     this[kDirect] = true;
-    const pending = this[kPending];
+    const pending = ownPending(this);
     this[kPending] = null;
     if (pending === null) return;
     for (let i = 0; i < pending.length; i += 2) {
@@ -81,7 +91,7 @@ export class FastResponse extends ServerResponse {
   }
 
   override getHeader(name: string): OutgoingHttpHeader | undefined {
-    const pending = this[kPending];
+    const pending = ownPending(this);
     if (this[kDirect] || pending === null) return super.getHeader(name);
     if (typeof name !== 'string') return super.getHeader(name); // node:http's type error
     const i = indexOf(pending, name, name.toLowerCase());
@@ -89,14 +99,14 @@ export class FastResponse extends ServerResponse {
   }
 
   override hasHeader(name: string): boolean {
-    const pending = this[kPending];
+    const pending = ownPending(this);
     if (this[kDirect] || pending === null) return super.hasHeader(name);
     if (typeof name !== 'string') return super.hasHeader(name);
     return indexOf(pending, name, name.toLowerCase()) >= 0;
   }
 
   override getHeaderNames(): string[] {
-    const pending = this[kPending];
+    const pending = ownPending(this);
     if (this[kDirect] || pending === null) return super.getHeaderNames();
     const names: string[] = [];
     for (let i = 0; i < pending.length; i += 2) names.push((pending[i] as string).toLowerCase());
@@ -105,7 +115,7 @@ export class FastResponse extends ServerResponse {
 
   /** node:http's `getRawHeaderNames` (missing from its typings). */
   getRawHeaderNames(): string[] {
-    const pending = this[kPending];
+    const pending = ownPending(this);
     if (this[kDirect] || pending === null) return baseRawHeaderNames.call(this);
     const names: string[] = [];
     for (let i = 0; i < pending.length; i += 2) names.push(pending[i] as string);
@@ -113,7 +123,7 @@ export class FastResponse extends ServerResponse {
   }
 
   override getHeaders(): OutgoingHttpHeaders {
-    const pending = this[kPending];
+    const pending = ownPending(this);
     if (this[kDirect] || pending === null) return super.getHeaders();
     const headers: OutgoingHttpHeaders = Object.create(null);
     for (let i = 0; i < pending.length; i += 2) {
@@ -134,7 +144,7 @@ export const fastWriteHead = function writeHead(
   reason?: unknown,
   headers?: unknown,
 ) {
-  const pending = this[kPending];
+  const pending = ownPending(this);
   if (pending !== null && !this[kDirect] && reason === undefined && headers === undefined) {
     return baseWriteHead.call(this, status, pending);
   }
@@ -153,7 +163,7 @@ export function putHeader(res: ServerResponse, name: string, value: string): voi
     res.setHeader(name, value);
     return;
   }
-  const pending = res[kPending];
+  const pending = ownPending(res);
   if (pending === null) {
     res[kPending] = [name, value];
     return;
@@ -175,15 +185,39 @@ export function putCheckedHeader(res: ServerResponse, name: string, value: strin
 }
 
 /**
- * Starts a response's headers with `defaults` (a flat `[name, value, …]` array, copied) when no
- * header has been set yet; otherwise sets each of them.
+ * The pending array of `res`, its own: a shared array of defaults is copied first (with the
+ * request id that follows it).
  */
-export function putDefaultHeaders(res: ServerResponse, defaults: readonly string[]): void {
+function ownPending(res: FastResponse): HeaderValue[] | null {
+  const id = res[kShared];
+  if (id === null) return res[kPending];
+  res[kShared] = null;
+  const pending = (res[kPending] as HeaderValue[]).slice();
+  if (id !== '') pending.push(REQUEST_ID, id);
+  res[kPending] = pending;
+  return pending;
+}
+
+const REQUEST_ID = 'X-Request-Id';
+
+/**
+ * Starts a response's headers with `defaults` (a flat `[name, value, …]` array, which must not
+ * change afterwards: it is shared, not copied, until a header of this response changes) and then
+ * `X-Request-Id: requestId` unless `requestId` is `''` (checked already), when no header has
+ * been set yet; otherwise sets each of them.
+ */
+export function putDefaultHeaders(
+  res: ServerResponse,
+  defaults: readonly string[],
+  requestId = '',
+): void {
   if (res instanceof FastResponse && res[kPending] === null && !res[kDirect]) {
-    res[kPending] = defaults.slice();
+    res[kPending] = defaults as string[];
+    res[kShared] = requestId;
     return;
   }
   for (let i = 0; i < defaults.length; i += 2) {
     putHeader(res, defaults[i] as string, defaults[i + 1] as string);
   }
+  if (requestId !== '') putHeader(res, REQUEST_ID, requestId);
 }

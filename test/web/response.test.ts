@@ -11,18 +11,22 @@ import { exchange } from '../support/http.js';
 /** putHeader and putDefaultHeaders on HttpServer's side; their setHeader equivalents on node's. */
 interface Ops {
   put(res: ServerResponse, name: string, value: string): void;
-  defaults(res: ServerResponse, defaults: readonly string[]): void;
+  defaults(res: ServerResponse, defaults: readonly string[], requestId?: string): void;
 }
 type Step = (res: ServerResponse, ops: Ops) => unknown;
 
 const FAST: Ops = { put: putHeader, defaults: putDefaultHeaders };
 const PLAIN: Ops = {
   put: (res, name, value) => void res.setHeader(name, value),
-  defaults: (res, defaults) => {
+  defaults: (res, defaults, requestId = '') => {
     for (let i = 0; i < defaults.length; i += 2)
       res.setHeader(defaults[i] as string, defaults[i + 1] as string);
+    if (requestId !== '') res.setHeader('X-Request-Id', requestId);
   },
 };
+
+/** Defaults shared by every response (never copied until one changes its headers). */
+const SHARED: readonly string[] = Object.freeze(['Content-Type', 'text/html', 'X-A', '1']);
 
 /** Header operations, each run on both servers. */
 const SCRIPTS: Record<string, Step[]> = {
@@ -39,6 +43,17 @@ const SCRIPTS: Record<string, Step[]> = {
     (res) => res.appendHeader('set-cookie', 'b=2'),
     (res) => res.removeHeader('x-a'),
     (res, ops) => ops.put(res, 'X-A', 'again'),
+  ],
+  'defaults and a request id': [(res, ops) => ops.defaults(res, SHARED, 'req-1')],
+  'defaults and a request id, then changed': [
+    (res, ops) => ops.defaults(res, SHARED, 'req-2'),
+    (res, ops) => ops.put(res, 'content-type', 'text/plain'),
+    (res, ops) => ops.put(res, 'X-B', '2'),
+  ],
+  'defaults and a request id, then setHeader': [
+    (res, ops) => ops.defaults(res, SHARED, 'req-3'),
+    (res) => res.setHeader('X-C', '3'),
+    (res) => res.removeHeader('x-request-id'),
   ],
   'remove Date': [(res, ops) => ops.put(res, 'X-A', '1'), (res) => res.removeHeader('Date')],
 };
@@ -99,6 +114,18 @@ describe('the pending header array', () => {
     expect(afterHead['replace in place']).toEqual({
       type: 'text/plain',
       names: ['content-type', 'x-a', 'x-b'],
+    });
+  });
+
+  it('shared defaults are copied before a response changes them, and stay as they were', () => {
+    expect(SHARED).toEqual(['Content-Type', 'text/html', 'X-A', '1']);
+    expect(afterHead['defaults and a request id']).toEqual({
+      type: 'text/html',
+      names: ['content-type', 'x-a', 'x-request-id'],
+    });
+    expect(afterHead['defaults and a request id, then changed']).toEqual({
+      type: 'text/plain',
+      names: ['content-type', 'x-a', 'x-request-id', 'x-b'],
     });
   });
 

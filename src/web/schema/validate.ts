@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { ValidateFunction } from 'ajv';
-import type { Arguments } from '../arguments.js';
+import { parseUrlEncoded } from '../arguments.js';
 import { parseJsonBody } from '../body.js';
 import { HttpError } from '../errors.js';
 import { type CompiledSchema, compileSchema, failuresOf } from './compile.js';
@@ -11,7 +11,8 @@ export interface SchemaSubject {
   readonly request: IncomingMessage;
   readonly pathArgs: readonly string[];
   readonly route: { readonly paramNames: readonly string[] } | null;
-  readonly queryArguments: Arguments;
+  readonly queryString: string;
+  readonly application: { readonly settings: { readonly maxParams: number } };
   readonly body: Buffer;
 }
 
@@ -58,7 +59,9 @@ function paramsOf(h: SchemaSubject): Record<string, unknown> {
 }
 
 function queryOf(h: SchemaSubject, c: CompiledSchema): Record<string, unknown> {
-  const args = h.queryArguments;
+  // Parsed here and not kept on the handler (`queryArguments` caches them): a request held open
+  // keeps only its validated input. A handler that reads `queryArguments` parses them again.
+  const args = parseUrlEncoded(h.queryString, h.application.settings.maxParams);
   const query: Record<string, unknown> = {};
   for (const name of c.queryNames) {
     const values = args[name];
