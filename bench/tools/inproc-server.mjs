@@ -77,9 +77,11 @@ class Connection extends Duplex {
   }
   take(chunk, encoding) {
     const isText = typeof chunk === 'string';
-    // A response starts with "HTTP/1.1 200": its status digits are at 9..11.
-    const first = isText ? chunk.charCodeAt(0) : chunk[0];
-    const isHead = first === H && chunk.length >= 12;
+    // A response starts with "HTTP/1.1 200" (status digits at 9..11); a body chunk may start
+    // with an H too (a chunked "Hello, world").
+    const isHead = isText
+      ? chunk.charCodeAt(0) === H && chunk.startsWith('HTTP/1.1 ')
+      : chunk[0] === H && chunk.length >= 12 && chunk.latin1Slice(0, 9) === 'HTTP/1.1 ';
     if (this.counted) {
       bytes += isText ? Buffer.byteLength(chunk, encoding) : chunk.length;
       if (isHead) answers++;
