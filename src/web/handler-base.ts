@@ -23,6 +23,7 @@ import {
   kShutdownState,
   kUploads,
   kXsrfToken,
+  NO_CHUNKS,
 } from './handler-state.js';
 import type { Logger } from './log.js';
 import type { Files } from './multipart.js';
@@ -117,7 +118,7 @@ export abstract class HandlerBase {
     this.bytesWritten = 0;
     this[kFinished] = false;
     this[kAborted] = false;
-    this[kChunks] = [];
+    this[kChunks] = NO_CHUNKS;
     this[kBodyState] = 'none';
     this[kRawBody] = null;
     this[kBodyArgs] = null;

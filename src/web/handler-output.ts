@@ -11,6 +11,7 @@ import {
   kChunks,
   kEncoder,
   kFinished,
+  NO_CHUNKS,
 } from './handler-state.js';
 import { putCheckedHeader, putDefaultHeaders, putHeader } from './response.js';
 
@@ -63,7 +64,7 @@ function prepareHeaders(h: HandlerCore): void {
 function takeBody(h: HandlerCore): string | Buffer {
   const chunks = h[kChunks];
   if (chunks.length === 0) return '';
-  h[kChunks] = [];
+  h[kChunks] = NO_CHUNKS;
   if (chunks.length === 1) {
     const only = chunks[0] as string | Uint8Array;
     return typeof only === 'string' ? only : Buffer.from(only.buffer, only.byteOffset, only.length);
@@ -87,7 +88,7 @@ function send(h: HandlerCore, body: string | Buffer, last: boolean): boolean {
 export function writeChunk(h: HandlerCore, chunk: Chunk): void {
   if (h[kFinished]) throw withCode(new Error('write() after finish()'), 'ERR_RESPONSE_FINISHED');
   if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
-    h[kChunks].push(chunk);
+    pushChunk(h, chunk);
   } else {
     const json = JSON.stringify(chunk);
     if (json === undefined) {
@@ -99,8 +100,15 @@ export function writeChunk(h: HandlerCore, chunk: Chunk): void {
     if (!h.response.headersSent) {
       putHeader(h.response, 'Content-Type', 'application/json; charset=utf-8');
     }
-    h[kChunks].push(json);
+    pushChunk(h, json);
   }
+}
+
+/** Appends to the buffered body; the first chunk gets an array of its own (see NO_CHUNKS). */
+function pushChunk(h: HandlerCore, chunk: string | Uint8Array): void {
+  const chunks = h[kChunks];
+  if (chunks.length === 0) h[kChunks] = [chunk];
+  else chunks.push(chunk);
 }
 
 /** `flush`: sends the headers (the first time) and what was written; resolves on drain. */
@@ -234,7 +242,7 @@ export function sendErrorResponse(h: HandlerCore, status: number, error: unknown
     h.writeError(status, error);
   } catch (writeFailure) {
     h.logException(writeFailure);
-    h[kChunks] = []; // a half-written error page is not sent
+    h[kChunks] = NO_CHUNKS; // a half-written error page is not sent
   }
   if (!h[kFinished]) {
     if (res.headersSent) {
@@ -255,6 +263,6 @@ export function clearResponse(h: HandlerCore): void {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = 200;
   res.statusMessage = '';
-  h[kChunks] = [];
+  h[kChunks] = NO_CHUNKS;
   applyDefaultHeaders(h);
 }

@@ -43,6 +43,12 @@ export const kSchema: unique symbol = Symbol('schema');
 /** The request as validated against {@link kSchema}, once it has been. */
 export const kInput: unique symbol = Symbol('input');
 
+/**
+ * The body chunks of a handler that has written none: one frozen empty array shared by all (a
+ * first `write` puts a new array in its place), so that a handler costs no array of its own.
+ */
+export const NO_CHUNKS = Object.freeze([]) as unknown as (string | Uint8Array)[];
+
 export const SHUTDOWN_VERB_RAN = 1;
 export const SHUTDOWN_DRAINING = 2;
 export const SHUTDOWN_DELIVERED = 4;
