@@ -19,7 +19,8 @@ export function streamBody(
   onChunk: (chunk: Buffer) => unknown,
 ): Promise<void> {
   const refused = refusal(req, maxBytes);
-  if (refused !== null) return refused instanceof Error ? Promise.reject(refused) : Promise.resolve();
+  if (refused !== null)
+    return refused instanceof Error ? Promise.reject(refused) : Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let size = 0;
     let pending: PromiseLike<unknown> | null = null;
