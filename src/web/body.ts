@@ -140,6 +140,8 @@ function nestedDeeperThan(body: Buffer, limit: number): boolean {
   return false;
 }
 
+const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
+
 /**
  * Parses a JSON request body. Another content type is a 415, an empty or malformed body (invalid
  * UTF-8 included) is a 400, and so is a body carrying `__proto__` or `constructor.prototype` keys,
@@ -166,7 +168,7 @@ export function parseJsonBody(body: Buffer, contentType: string | undefined): un
     });
   }
   try {
-    return secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+    return secureJson.parse(text, null, PARSE_OPTIONS);
   } catch (error) {
     const message = error instanceof Error ? error.message : 'malformed JSON';
     if (message.includes('prototype')) {
