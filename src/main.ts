@@ -10,6 +10,7 @@
  * image sets it to a directory filled when the image is built), else in the system's temporary
  * directory; `NODE_DISABLE_COMPILE_CACHE=1` turns it off. Node 20 has none and starts without.
  */
+import './web/async-context.js';
 import module from 'node:module';
 import type { EarlySignals } from './start.js';
 

@@ -1,3 +1,4 @@
+import './async-context.js';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { hasRequestBody } from './body.js';

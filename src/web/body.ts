@@ -27,58 +27,60 @@ export function mustCloseForUnreadBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
+/** Called once by {@link readBody}: with the body, or with the error that ended the reading. */
+export type BodyDone = (error: Error | null, body: Buffer) => void;
+
 /**
- * Reads a whole request body into memory, up to `maxBytes`.
+ * Reads a whole request body into memory, up to `maxBytes`, and calls `done` once with it.
  *
  * A `Content-Length` over the limit is refused before a byte is read; a chunked body is cut off as
- * soon as it passes the limit (the stream is paused, so the rest is not read): both reject with a
- * 413 {@link HttpError}. A client that disconnects mid-body rejects with `RequestAborted`.
- * A `Content-Encoding` other than `identity` is a 415.
+ * soon as it passes the limit (the stream is paused, so the rest is not read): both end with a
+ * 413 {@link HttpError}. A client that disconnects mid-body ends with `RequestAborted`.
+ * A `Content-Encoding` other than `identity` is a 415. (`done` is called at once for a body
+ * refused before a byte is read.)
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, done: BodyDone): void {
   // The same checks and outcomes as streamBody (which streaming handlers use), without a callback
-  // per chunk and an async function around it: most bodies arrive in one piece.
+  // per chunk, a promise or a microtask between the last chunk and the handler: most bodies
+  // arrive in one piece.
   const refused = refusal(req, maxBytes);
-  if (refused !== null) return refused;
-  return new Promise<Buffer>((resolve, reject) => {
-    let first: Buffer | null = null;
-    let chunks: Buffer[] | null = null;
-    let size = 0;
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onAbort);
-      req.off('close', onAbort);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        cleanup();
-        req.pause();
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      if (first === null) {
-        first = chunk;
-      } else {
-        chunks ??= [first];
-        chunks.push(chunk);
-      }
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks !== null ? Buffer.concat(chunks, size) : (first ?? EMPTY));
-    };
-    const onAbort = (): void => {
-      cleanup();
-      req.pause();
-      reject(new RequestAborted('disconnect'));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onAbort);
-    req.on('close', onAbort);
-  });
+  if (refused !== null) {
+    if (refused instanceof Error) done(refused, EMPTY);
+    else done(null, refused);
+    return;
+  }
+  let first: Buffer | null = null;
+  let chunks: Buffer[] | null = null;
+  let size = 0;
+  const finish = (error: Error | null, body: Buffer): void => {
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onAbort);
+    req.off('close', onAbort);
+    if (error !== null) req.pause();
+    done(error, body);
+  };
+  const onData = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size > maxBytes) {
+      finish(tooLarge(maxBytes), EMPTY);
+      return;
+    }
+    if (first === null) {
+      first = chunk;
+    } else {
+      chunks ??= [first];
+      chunks.push(chunk);
+    }
+  };
+  const onEnd = (): void => {
+    finish(null, chunks !== null ? Buffer.concat(chunks, size) : (first ?? EMPTY));
+  };
+  const onAbort = (): void => finish(new RequestAborted('disconnect'), EMPTY);
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('error', onAbort);
+  req.on('close', onAbort);
 }
 
 /**
@@ -95,6 +97,7 @@ export function decodeUtf8(body: Buffer): string {
 /** Whether a `Content-Type` is JSON (`application/json` or any `+json` type), ignoring parameters. */
 export function isJsonContentType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
+  if (contentType === 'application/json') return true; // most JSON bodies say just that
   const semi = contentType.indexOf(';');
   const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
@@ -102,7 +105,7 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 
 /** The `charset` parameter of a `Content-Type`, lower-cased, or `undefined`. */
 export function charsetOf(contentType: string | undefined): string | undefined {
-  if (contentType === undefined) return undefined;
+  if (contentType === undefined || !contentType.includes(';')) return undefined;
   const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
   return match?.[1]?.toLowerCase();
 }
@@ -137,6 +140,8 @@ function nestedDeeperThan(body: Buffer, limit: number): boolean {
   return false;
 }
 
+const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
+
 /**
  * Parses a JSON request body. Another content type is a 415, an empty or malformed body (invalid
  * UTF-8 included) is a 400, and so is a body carrying `__proto__` or `constructor.prototype` keys,
@@ -163,7 +168,7 @@ export function parseJsonBody(body: Buffer, contentType: string | undefined): un
     });
   }
   try {
-    return secureJson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+    return secureJson.parse(text, null, PARSE_OPTIONS);
   } catch (error) {
     const message = error instanceof Error ? error.message : 'malformed JSON';
     if (message.includes('prototype')) {

@@ -248,11 +248,16 @@ export abstract class HandlerBase {
    * The body parsed as JSON. Another content type is a 415; a malformed body, invalid UTF-8 or
    * keys that could poison prototypes (`__proto__`, `constructor.prototype`) are a 400.
    */
-  async json<T = unknown>(): Promise<T> {
+  json<T = unknown>(): Promise<T> {
+    // Not an async function: one settled promise, and a throw becomes its rejection.
     if (this.#jsonValue === undefined) {
-      this.#jsonValue = parseJsonBody(this.body, this.request.headers['content-type']);
+      try {
+        this.#jsonValue = parseJsonBody(this.body, this.request.headers['content-type']);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
-    return this.#jsonValue as T;
+    return Promise.resolve(this.#jsonValue as T);
   }
 
   /** Files of a `multipart/form-data` body by field name (empty for other bodies). */

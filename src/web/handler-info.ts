@@ -45,7 +45,11 @@ export interface HandlerInfo {
   readonly schemas: CompiledSchemas;
 }
 
-const handlerInfo = new WeakMap<object, HandlerInfo>();
+/** Where a class keeps its facts: an own static property (a WeakMap lookup cost more per request). */
+const kInfo = Symbol('handlerInfo');
+type WithInfo = { [kInfo]?: HandlerInfo & { readonly owner: unknown } };
+/** The facts of classes that cannot take the property (frozen ones). */
+const frozenClasses = new WeakMap<object, HandlerInfo>();
 
 /** The statics of a handler's class. */
 export function staticsOf(handler: object): HandlerStatics {
@@ -65,30 +69,33 @@ function overrides(proto: object, hook: string): boolean {
 
 /** Works out (once per class) which verbs a handler class answers and which hooks it uses. */
 export function handlerInfoOf(handler: object): HandlerInfo {
-  const klass = handler.constructor;
-  let info = handlerInfo.get(klass);
-  if (info === undefined) {
-    const verbs = new Map<string, Verb>();
-    const functions = handler as Partial<Record<Verb, unknown>>;
-    for (const method of HANDLER_METHODS) {
-      const name = method.toLowerCase() as Verb;
-      if (typeof functions[name] === 'function') verbs.set(method, name);
-    }
-    if (!verbs.has('HEAD') && verbs.has('GET')) verbs.set('HEAD', 'get');
-    const allowed = new Set(verbs.keys());
-    allowed.add('OPTIONS');
-    const proto = Object.getPrototypeOf(handler) as object;
-    const statics = staticsOf(handler);
-    info = {
-      verbs,
-      allow: HANDLER_METHODS.filter((m) => allowed.has(m)).join(', '),
-      watchesClose: overrides(proto, 'onConnectionClose'),
-      watchesShutdown: overrides(proto, 'onShutdown'),
-      streamsBody: statics.streamRequestBody === true,
-      readsBody: statics.readsBody !== false,
-      schemas: compiledSchemasOf(klass),
-    };
-    handlerInfo.set(klass, info);
+  const klass = handler.constructor as typeof handler.constructor & WithInfo;
+  const known = klass[kInfo]; // a subclass sees its parent's through the prototype chain: owner
+  if (known !== undefined && known.owner === klass) return known;
+  const frozen = frozenClasses.get(klass);
+  if (frozen !== undefined) return frozen;
+  const verbs = new Map<string, Verb>();
+  const functions = handler as Partial<Record<Verb, unknown>>;
+  for (const method of HANDLER_METHODS) {
+    const name = method.toLowerCase() as Verb;
+    if (typeof functions[name] === 'function') verbs.set(method, name);
   }
+  if (!verbs.has('HEAD') && verbs.has('GET')) verbs.set('HEAD', 'get');
+  const allowed = new Set(verbs.keys());
+  allowed.add('OPTIONS');
+  const proto = Object.getPrototypeOf(handler) as object;
+  const statics = staticsOf(handler);
+  const info = {
+    owner: klass,
+    verbs,
+    allow: HANDLER_METHODS.filter((m) => allowed.has(m)).join(', '),
+    watchesClose: overrides(proto, 'onConnectionClose'),
+    watchesShutdown: overrides(proto, 'onShutdown'),
+    streamsBody: statics.streamRequestBody === true,
+    readsBody: statics.readsBody !== false,
+    schemas: compiledSchemasOf(klass),
+  };
+  if (Object.isExtensible(klass)) Object.defineProperty(klass, kInfo, { value: info });
+  else frozenClasses.set(klass, info);
   return info;
 }

@@ -98,12 +98,6 @@ function send(h: HandlerCore, body: string | Buffer, last: boolean): boolean {
   return h.response.write(body);
 }
 
-function pushChunk(h: HandlerCore, chunk: string | Uint8Array): void {
-  const chunks = h[kChunks];
-  if (chunks === NO_CHUNKS) h[kChunks] = [chunk];
-  else chunks.push(chunk);
-}
-
 /** `write`: buffers a chunk; a value that is not text or bytes is sent as JSON. */
 export function writeChunk(h: HandlerCore, chunk: Chunk): void {
   if (h[kFinished]) throw withCode(new Error('write() after finish()'), 'ERR_RESPONSE_FINISHED');
@@ -122,6 +116,13 @@ export function writeChunk(h: HandlerCore, chunk: Chunk): void {
     }
     pushChunk(h, json);
   }
+}
+
+/** Appends to the buffered body; the first chunk gets an array of its own (see NO_CHUNKS). */
+function pushChunk(h: HandlerCore, chunk: string | Uint8Array): void {
+  const chunks = h[kChunks];
+  if (chunks.length === 0) h[kChunks] = [chunk];
+  else chunks.push(chunk);
 }
 
 /** `flush`: sends the headers (the first time) and what was written; resolves on drain. */

@@ -107,11 +107,10 @@ function receiveBody(h: HandlerCore, verb: Verb, info: HandlerInfo): void {
         runPrepare(h, verb); // the body is streamed once prepare has had its say on the limit
         return;
       }
-      const limit = admitBody(h);
-      readBody(req, limit).then(
-        (body) => bodyRead(h, verb, body),
-        (error: unknown) => handleError(h, error),
-      );
+      readBody(req, admitBody(h), (error, body) => {
+        if (error === null) bodyRead(h, verb, body);
+        else handleError(h, error);
+      });
       return;
     }
     runPrepare(h, verb);
@@ -121,20 +120,24 @@ function receiveBody(h: HandlerCore, verb: Verb, info: HandlerInfo): void {
 }
 
 function bodyRead(h: HandlerCore, verb: Verb, body: Buffer): void {
-  h[kRawBody] = body;
-  h[kBodyState] = 'read';
-  if (!isMultipart(h.request.headers['content-type'])) {
-    runPrepare(h, verb);
-    return;
-  }
-  parseMultipart(body, h.request.headers, h.application.settings.multipart).then(
-    (form) => {
-      h[kBodyArgs] = form.fields;
-      h[kUploads] = form.files;
+  try {
+    h[kRawBody] = body;
+    h[kBodyState] = 'read';
+    if (!isMultipart(h.request.headers['content-type'])) {
       runPrepare(h, verb);
-    },
-    (error: unknown) => handleError(h, error),
-  );
+      return;
+    }
+    parseMultipart(body, h.request.headers, h.application.settings.multipart).then(
+      (form) => {
+        h[kBodyArgs] = form.fields;
+        h[kUploads] = form.files;
+        runPrepare(h, verb);
+      },
+      (error: unknown) => handleError(h, error),
+    );
+  } catch (error) {
+    handleError(h, error); // nothing may escape into the request's `end` event
+  }
 }
 
 /** The body limit in force; sends `100 Continue` when the client waits for it and fits. */

@@ -27,7 +27,7 @@ import {
   kController,
   kXsrfToken,
 } from './handler-state.js';
-import { putCheckedHeader } from './response.js';
+import { isValidHeader, putCheckedHeader, putHeader } from './response.js';
 import type { CompiledRoute } from './routing.js';
 import { type SignedCookieOptions, writeSignedCookie } from './signed-cookies.js';
 import { checkXsrf, issueXsrfToken, xsrfFormHtml } from './xsrf.js';
@@ -206,8 +206,12 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
   /** Sets a response header, replacing any value it had. CR, LF or NUL in either part throws. */
   setHeader(name: string, value: string | number): this {
     const text = String(value);
-    checkHeaderValue(name, text);
-    putCheckedHeader(this.response, name, text);
+    if (isValidHeader(name, text)) {
+      putHeader(this.response, name, text);
+    } else {
+      checkHeaderValue(name, text); // CR, LF or NUL: this error before node:http's own
+      putCheckedHeader(this.response, name, text);
+    }
     return this;
   }
 

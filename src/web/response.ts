@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { ServerResponse, validateHeaderName, validateHeaderValue } from './node-http.js';
 
 // node:http keeps the headers set with `setHeader` in a dictionary-mode object of `[name, value]`
@@ -40,20 +40,34 @@ function indexOf(pending: HeaderValue[], name: string, lower: string): number {
   return -1;
 }
 
+/** `ServerResponse` as node:http constructs it: with its options (left out of the typings). */
+const BaseResponse = ServerResponse as unknown as new (
+  req: IncomingMessage,
+  options?: object,
+) => ServerResponse;
+
 /**
  * A `ServerResponse` whose headers, while only set through {@link putHeader}, are written with a
  * single `writeHead(status, [name, value, …])`. Reading headers back works as usual.
  */
-export class FastResponse extends ServerResponse {
+export class FastResponse extends BaseResponse {
   /** Headers set through `putHeader`, not yet in node:http's store. */
-  [kPending]: HeaderValue[] | null = null;
+  declare [kPending]: HeaderValue[] | null;
   /**
    * Not `null`: the pending array is a shared array of defaults, to be copied before any change,
    * and this is the value of the `X-Request-Id` that follows them (`''`: none).
    */
-  [kShared]: string | null = null;
+  declare [kShared]: string | null;
   /** node:http's store is in use: the pending array was moved into it. */
-  [kDirect] = false;
+  declare [kDirect]: boolean;
+
+  // Assigned here rather than as class fields, which V8 defines through an extra initialiser call.
+  constructor(req: IncomingMessage, options?: object) {
+    super(req, options);
+    this[kPending] = null;
+    this[kShared] = null;
+    this[kDirect] = false;
+  }
 
   /**
    * @internal Moves the pending headers into node:http's store, for every other header operation.
@@ -177,10 +191,23 @@ export function putHeader(res: ServerResponse, name: string, value: string): voi
   }
 }
 
+// What node:http's `validateHeaderName` and `validateHeaderValue` check, as one regular expression
+// each (node:http's own functions are wrapped to trim their errors' stacks, and each is a call):
+// a name is an HTTP token, a value holds no control character but HTAB.
+const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Whether node:http takes this header as it is (when not, its validators say why). */
+export function isValidHeader(name: string, value: string): boolean {
+  return typeof name === 'string' && TOKEN.test(name) && !INVALID_VALUE.test(value);
+}
+
 /** {@link putHeader} for a header from user code: checked as `setHeader` checks it. */
 export function putCheckedHeader(res: ServerResponse, name: string, value: string): void {
-  validateHeaderName(name);
-  validateHeaderValue(name, value);
+  if (!isValidHeader(name, value)) {
+    validateHeaderName(name); // node:http's own error, as `setHeader` would throw
+    validateHeaderValue(name, value);
+  }
   putHeader(res, name, value);
 }
 

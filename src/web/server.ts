@@ -1,3 +1,4 @@
+import './async-context.js';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -199,7 +200,7 @@ export class HttpServer {
         maxHeaderSize: options.maxHeaderSize ?? 16_384,
         // Checked by the listener above, which answers with problem details.
         requireHostHeader: false,
-        ServerResponse: DrainAwareResponse as typeof ServerResponse,
+        ServerResponse: DrainAwareResponse as unknown as typeof ServerResponse,
       },
       listener,
     );

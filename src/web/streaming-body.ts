@@ -19,7 +19,8 @@ export function streamBody(
   onChunk: (chunk: Buffer) => unknown,
 ): Promise<void> {
   const refused = refusal(req, maxBytes);
-  if (refused !== null) return refused.then(() => undefined);
+  if (refused !== null)
+    return refused instanceof Error ? Promise.reject(refused) : Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let size = 0;
     let pending: PromiseLike<unknown> | null = null;
@@ -88,24 +89,20 @@ export function streamBody(
 
 /**
  * @internal What becomes of a body before a byte is read: a 415 for a `Content-Encoding` other
- * than `identity`, a 413 for a `Content-Length` over `maxBytes`, nothing more to read (resolved
- * empty), a client already gone; or `null` to go on reading.
+ * than `identity`, a 413 for a `Content-Length` over `maxBytes`, nothing more to read (an empty
+ * body), a client already gone (the error to fail with); or `null` to go on reading.
  */
-export function refusal(req: IncomingMessage, maxBytes: number): Promise<Buffer> | null {
+export function refusal(req: IncomingMessage, maxBytes: number): Error | Buffer | null {
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-    return Promise.reject(
-      new HttpError(415, `unsupported Content-Encoding: ${encoding}`, {
-        code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
-      }),
-    );
+    return new HttpError(415, `unsupported Content-Encoding: ${encoding}`, {
+      code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+    });
   }
   const length = req.headers['content-length'];
-  if (length !== undefined && Number(length) > maxBytes) {
-    return Promise.reject(tooLarge(maxBytes));
-  }
-  if (req.readableEnded) return Promise.resolve(EMPTY);
-  if (req.destroyed) return Promise.reject(new RequestAborted('disconnect'));
+  if (length !== undefined && Number(length) > maxBytes) return tooLarge(maxBytes);
+  if (req.readableEnded) return EMPTY;
+  if (req.destroyed) return new RequestAborted('disconnect');
   return null;
 }
 

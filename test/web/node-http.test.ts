@@ -28,4 +28,31 @@ describe('loading the framework', () => {
     // Node 20 has no undici getters on node:http: there the first test guards nothing yet.
     expect(out.stdout.trim()).toBe(String(major > 22 || (major === 22 && minor >= 5)));
   });
+
+  // Node 24's tick loop keeps inline caches of the class behind its context frames, which Node
+  // changes lazily; a tick queued before the change leaves them polymorphic for good (~10 % of a
+  // small request's CPU). src/web/async-context.ts makes the change happen when the framework loads.
+  it("settles Node's async context frame class as it loads", () => {
+    const entry = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `
+      let frame = null;
+      let enabled = false;
+      try {
+        frame = require('internal/async_context_frame');
+        enabled = require('internal/options').getOptionValue('--async-context-frame');
+      } catch {}
+      const name = () => (frame === null ? 'none' : Object.getPrototypeOf(frame).name);
+      const before = name();
+      import(${JSON.stringify(entry)}).then(() =>
+        console.log(JSON.stringify({ before, after: name(), enabled })));`;
+    const out = spawnSync(process.execPath, ['--expose-internals', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    const { before, after, enabled } = JSON.parse(out.stdout);
+    const major = Number(process.versions.node.split('.')[0]);
+    if (major >= 24) expect([before, enabled]).toEqual(['InactiveAsyncContextFrame', true]);
+    if (enabled) expect(after).toBe('ActiveAsyncContextFrame');
+    else expect(after).toBe(before); // Node 20: no context frames at all ('none')
+  });
 });
