@@ -9,9 +9,9 @@ import { ServerResponse, validateHeaderName, validateHeaderValue } from './node-
 // header back excepted) first moves the array into node:http's own store, so everything else
 // behaves exactly as on a plain `ServerResponse`.
 // The headers every response starts with are not copied when the request starts: the pending
-// array is then the caller's shared (frozen) array of defaults, followed by the request id, and is
-// copied only when a header changes or the head is written. A request held open (a long poll) that
-// has set no header of its own keeps no header array at all.
+// array is then the caller's shared array of defaults (never changed), followed by the request
+// id, and is copied only when a header changes or the head is written. A request held open (a
+// long poll) that has set no header of its own keeps no header array at all.
 
 const kPending = Symbol('pendingHeaders');
 const kDirect = Symbol('directHeaders');
