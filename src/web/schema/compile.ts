@@ -19,6 +19,17 @@ export interface CompiledSchema {
   readonly query: PartValidator;
   readonly headers: PartValidator;
   readonly body: PartValidator;
+  /**
+   * The same four validators stopping at the first failure. A request is checked with these; the
+   * ones above (which list every failure, up to Ajv's `allErrors`) run only on a request that
+   * fails, for its answer's `errors` member: collecting every error costs each valid request too.
+   */
+  readonly firstFailure: {
+    readonly params: PartValidator;
+    readonly query: PartValidator;
+    readonly headers: PartValidator;
+    readonly body: PartValidator;
+  };
   /** Query properties whose schema is an array (they take every value of the argument). */
   readonly queryArrays: ReadonlySet<string>;
   /** The declared query and header names, in the order validation reads them. */
@@ -34,24 +45,31 @@ export type CompiledSchemas = ReadonlyMap<string, CompiledSchema> | null;
 // `validateSchema: false`: checking each schema against the JSON Schema meta-schema first costs
 // some 50 ms of start-up (compiling the meta-schema); strict mode still refuses unknown keywords,
 // formats and types when a schema compiles.
-const COMMON: Options = { allErrors: true, useDefaults: true, strict: true, validateSchema: false };
-let urlAjv: Ajv | null = null;
-let stripAjv: Ajv | null = null;
-let refuseAjv: Ajv | null = null;
+const COMMON: Options = { useDefaults: true, strict: true, validateSchema: false };
+/** Ajv instances by kind ('url', 'strip', 'refuse') and whether they collect every error. */
+const instances = new Map<string, Ajv>();
 
-/** Path parameters, query arguments and headers are text: coerced to what the schema says. */
-function ajvForUrl(): Ajv {
-  urlAjv ??= withFormats(new AjvClass({ ...COMMON, coerceTypes: 'array' }));
-  return urlAjv;
+function ajvFor(kind: 'url' | 'strip' | 'refuse', allErrors: boolean): Ajv {
+  const key = `${kind} ${allErrors}`;
+  let ajv = instances.get(key);
+  if (ajv === undefined) {
+    const options: Options = { ...COMMON, allErrors };
+    // Path parameters, query arguments and headers are text: coerced to what the schema says.
+    if (kind === 'url') options.coerceTypes = 'array';
+    if (kind === 'strip') options.removeAdditional = 'all';
+    ajv = withFormats(new AjvClass(options));
+    instances.set(key, ajv);
+  }
+  return ajv;
 }
 
-function ajvForBody(mode: 'strip' | 'refuse'): Ajv {
-  if (mode === 'strip') {
-    stripAjv ??= withFormats(new AjvClass({ ...COMMON, removeAdditional: 'all' }));
-    return stripAjv;
-  }
-  refuseAjv ??= withFormats(new AjvClass(COMMON));
-  return refuseAjv;
+/** One part's validators: stopping at the first failure, and listing every failure. */
+function compilePart(
+  kind: 'url' | 'strip' | 'refuse',
+  schema: TSchema | undefined,
+): [first: PartValidator, all: PartValidator] {
+  if (schema === undefined) return [null, null];
+  return [ajvFor(kind, false).compile(schema), ajvFor(kind, true).compile(schema)];
 }
 
 /** `date-time`, `email`, `uri`, `uuid`… as JSON Schema defines them. */
@@ -83,7 +101,6 @@ const compiledBySchema = new WeakMap<RouteSchema, CompiledSchema>();
 export function compileSchema(schema: RouteSchema): CompiledSchema {
   let compiled = compiledBySchema.get(schema);
   if (compiled !== undefined) return compiled;
-  const url = ajvForUrl();
   const queryArrays = new Set<string>();
   const queryProps = (schema.query as { properties?: Record<string, { type?: unknown }> })
     ?.properties;
@@ -98,17 +115,22 @@ export function compileSchema(schema: RouteSchema): CompiledSchema {
       compileSerializer(body as fastJson.AnySchema) as (v: unknown) => string,
     );
   }
+  const params = compilePart('url', schema.params);
+  const query = compilePart('url', schema.query);
+  const headers = compilePart('url', schema.headers);
+  const body = compilePart(
+    mode,
+    mode === 'refuse' && schema.body !== undefined
+      ? (closeObjects(schema.body) as TSchema)
+      : schema.body,
+  );
   compiled = {
     schema,
-    params: schema.params === undefined ? null : url.compile(schema.params),
-    query: schema.query === undefined ? null : url.compile(schema.query),
-    headers: schema.headers === undefined ? null : url.compile(schema.headers),
-    body:
-      schema.body === undefined
-        ? null
-        : ajvForBody(mode).compile(
-            mode === 'refuse' ? (closeObjects(schema.body) as TSchema) : schema.body,
-          ),
+    params: params[1],
+    query: query[1],
+    headers: headers[1],
+    body: body[1],
+    firstFailure: { params: params[0], query: query[0], headers: headers[0], body: body[0] },
     queryArrays,
     queryNames: propertyNames(schema.query),
     headerNames: propertyNames(schema.headers).map((name) => name.toLowerCase()),

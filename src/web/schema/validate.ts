@@ -44,8 +44,13 @@ export function validationError(
   return new HttpError(status, detail, { extensions: { errors } });
 }
 
-function check(part: string, validate: ValidateFunction, value: unknown): void {
-  if (!validate(value)) throw validationError(part, validate);
+/**
+ * Checks `value` with `first` (stops at the first failure); on a failure, `all` lists every one
+ * for the answer. Validation only coerces, fills in defaults and strips, all idempotent, so the
+ * second pass sees the same failures (and were it to pass, the value does fit the schema).
+ */
+function check(part: string, first: ValidateFunction, all: ValidateFunction, value: unknown): void {
+  if (!first(value) && !all(value)) throw validationError(part, all);
 }
 
 function paramsOf(h: SchemaSubject): Record<string, unknown> {
@@ -87,16 +92,17 @@ function headersOf(h: SchemaSubject, c: CompiledSchema): Record<string, unknown>
  * read already.
  */
 export function validateRequest(h: SchemaSubject, c: CompiledSchema): ValidatedInput {
+  const first = c.firstFailure;
   const params = c.params === null ? EMPTY : paramsOf(h);
-  if (c.params !== null) check('params', c.params, params);
+  if (c.params !== null) check('params', first.params as ValidateFunction, c.params, params);
   const headers = c.headers === null ? EMPTY : headersOf(h, c);
-  if (c.headers !== null) check('headers', c.headers, headers);
+  if (c.headers !== null) check('headers', first.headers as ValidateFunction, c.headers, headers);
   const query = c.query === null ? EMPTY : queryOf(h, c);
-  if (c.query !== null) check('query', c.query, query);
+  if (c.query !== null) check('query', first.query as ValidateFunction, c.query, query);
   let body: unknown;
   if (c.body !== null) {
     body = parseJsonBody(h.body, h.request.headers['content-type']);
-    check('body', c.body, body);
+    check('body', first.body as ValidateFunction, c.body, body);
   }
   return { schema: c.schema, params, query, headers, body };
 }
@@ -110,8 +116,8 @@ export function validateBody<S extends RouteSchema>(
   schema: S,
   value: unknown,
 ): RouteInput<S>['body'] {
-  const validate = compileSchema(schema).body;
-  if (validate === null) throw new TypeError('this schema declares no body');
-  check('body', validate, value);
+  const compiled = compileSchema(schema);
+  if (compiled.body === null) throw new TypeError('this schema declares no body');
+  check('body', compiled.firstFailure.body as ValidateFunction, compiled.body, value);
   return value as RouteInput<S>['body'];
 }
