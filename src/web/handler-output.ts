@@ -13,7 +13,7 @@ import {
   kFinished,
   NO_CHUNKS,
 } from './handler-state.js';
-import { validateHeaderValue } from './node-http.js';
+import { contentLengthOf, validateHeaderValue } from './node-http.js';
 import { putDefaultHeaders, putHeader } from './response.js';
 
 // The output plumbing behind a handler's `write`, `flush`, `finish`, `sendError` and `clear`:
@@ -88,14 +88,27 @@ function takeBody(h: HandlerCore): string | Buffer {
 
 /** Hands body bytes to the connection, counting them. */
 function send(h: HandlerCore, body: string | Buffer, last: boolean): boolean {
-  if (body.length > 0 && h.method !== 'HEAD') {
-    h.bytesWritten += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const res = h.response;
+  if (body.length === 0 || h.method === 'HEAD') {
+    if (last) res.end(body);
+    return last || res.write(body);
+  }
+  if (typeof body !== 'string') {
+    h.bytesWritten += body.length;
+  } else if (last && !res.headersSent) {
+    // node:http measures a text body ended with the headers for their Content-Length: measuring
+    // it here as well would walk the text twice.
+    res.end(body);
+    h.bytesWritten += contentLengthOf(res, body);
+    return true;
+  } else {
+    h.bytesWritten += Buffer.byteLength(body);
   }
   if (last) {
-    h.response.end(body);
+    res.end(body);
     return true;
   }
-  return h.response.write(body);
+  return res.write(body);
 }
 
 /** `write`: buffers a chunk; a value that is not text or bytes is sent as JSON. */

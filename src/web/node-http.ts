@@ -17,3 +17,13 @@ export const validateHeaderName: typeof http.validateHeaderName = nodeHttp.valid
 export const validateHeaderValue: typeof http.validateHeaderValue = nodeHttp.validateHeaderValue;
 export type ServerResponse<Request extends http.IncomingMessage = http.IncomingMessage> =
   http.ServerResponse<Request>;
+
+/**
+ * The byte length of `body` once `res.end(body)` has sent it with the headers: node:http measured
+ * it for the `Content-Length` it wrote (`_contentLength`, set by every Node since 0.x for a body
+ * ended with the headers). Measured again should a Node version no longer keep it.
+ */
+export function contentLengthOf(res: http.ServerResponse, body: string): number {
+  const length = (res as { _contentLength?: unknown })._contentLength;
+  return typeof length === 'number' ? length : Buffer.byteLength(body);
+}

@@ -7,6 +7,7 @@ import {
 } from '../../src/web/index.js';
 import { buildRequest, rawRequest } from '../support/http.js';
 import { serveRoutes } from '../support/servers.js';
+import { until } from '../support/wait.js';
 
 class WriteJson extends RequestHandler {
   override get(): void {
@@ -184,6 +185,42 @@ describe('write', () => {
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await res.text()).toBe('<p>hi</p>');
+  });
+});
+
+class Streamed extends RequestHandler {
+  override async get(): Promise<void> {
+    this.write('ünï');
+    await this.flush();
+    this.write(Buffer.from('bytes'));
+    this.finish('çödé');
+  }
+}
+
+describe('bytesWritten', () => {
+  it('counts the bytes of the body sent, in one piece or streamed, text or bytes', async () => {
+    const { app, srv } = await serveRoutes([...routes(), ['/streamed', Streamed]]);
+    const counted: number[] = [];
+    app.addObserver({ requestFinished: (h) => void counted.push(h.bytesWritten) });
+    for (const [path, body] of [
+      ['/json', '{"a":1,"text":"héllo","list":[true,null]}'],
+      ['/many', 'one,two,three,fünf'],
+      ['/text', '<p>hi</p>'],
+      ['/streamed', 'ünïbytesçödé'],
+    ]) {
+      counted.length = 0;
+      const res = await srv.fetch(path as string);
+      expect(await res.text()).toBe(body);
+      const length = res.headers.get('content-length');
+      if (length !== null) expect(Number(length)).toBe(Buffer.byteLength(body as string));
+      await until(() => counted.length === 1, 'the request to finish');
+      expect(counted).toEqual([Buffer.byteLength(body as string)]);
+    }
+    counted.length = 0;
+    const head = await srv.fetch('/json', { method: 'HEAD' });
+    expect(head.headers.get('content-length')).not.toBeNull();
+    await until(() => counted.length === 1, 'the HEAD request to finish');
+    expect(counted).toEqual([0]); // a HEAD answer carries no body
   });
 });
 
