@@ -55,5 +55,8 @@ describe('decodeUtf8', () => {
     expect(decoded(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]))).toBe('{}');
     expect(decoded(Buffer.from([0xed, 0xa0, 0x80]))).toBeNull(); // an encoded surrogate
     expect(decoded(Buffer.from([0xc0, 0xaf]))).toBeNull(); // an overlong '/'
+    // U+FFFD itself is valid text (decoding turns invalid bytes into it: the bytes are checked)
+    expect(decoded(Buffer.from('a\uFFFDb', 'utf8'))).toBe('a\uFFFDb');
+    expect(decoded(Buffer.from([0x61, 0xef, 0xbf, 0xbd, 0xff]))).toBeNull();
   });
 });
