@@ -411,6 +411,9 @@ describe('JSON bodies', () => {
       '{"__proto__": {"polluted": 1}}',
       '{"constructor": {"prototype": {"polluted": 1}}}',
       '{"a": [{"b": {"__proto__": {"polluted": 1}}}]}',
+      // the keys written with escapes
+      '{"\\u005f\\u005Fproto__": {"polluted": 1}}',
+      '{"\\u0063onstructor": {"prototype": {"polluted": 1}}}',
     ];
     for (const body of bodies) {
       const res = await srv.fetch('/json', { method: 'POST', headers: JSON_TYPE, body });
