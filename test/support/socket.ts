@@ -234,11 +234,15 @@ export function send(port: number, path: string, options: SendOptions = {}): Pro
       error.connected = connected;
       reject(error);
     };
-    req.once('socket', (socket) =>
-      socket.once('connect', () => {
-        connected = true;
-      }),
-    );
+    req.once('socket', (socket) => {
+      // A kept-alive socket an agent hands over again is connected already (and would pile up a
+      // listener per request that never fires).
+      if (!socket.connecting) connected = true;
+      else
+        socket.once('connect', () => {
+          connected = true;
+        });
+    });
     req.setTimeout(options.timeoutMs ?? 5_000, () => {
       req.destroy(new Error(`${options.method ?? 'GET'} ${path}: no answer in time`));
     });
