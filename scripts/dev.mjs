@@ -3,6 +3,10 @@
 // build), and Node restarts the service when dist/ changes (`node --watch-path`). One worker and
 // pretty logs unless the shell says otherwise; a `.env` file beside package.json is read with
 // Node's own `--env-file` (variables already set in the shell win).
+//
+// `--incremental false`: the first compilation writes every file, dist/main.js too, which
+// `npm run build` replaces with the bundled entry (scripts/bundle-service.mjs) that would not see
+// tsc's later output; an incremental one would leave it.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,7 +18,7 @@ env.LOG_FORMAT = process.env.LOG_FORMAT ?? 'pretty';
 
 const compiler = spawn(
   process.execPath,
-  [tsc, '-p', 'tsconfig.build.json', '--watch', '--preserveWatchOutput'],
+  [tsc, '-p', 'tsconfig.build.json', '--incremental', 'false', '--watch', '--preserveWatchOutput'],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 let service = null;

@@ -1,0 +1,50 @@
+/**
+ * The built entry, dist/main.js, is src/main.ts bundled with what it loads
+ * (scripts/bundle-service.mjs): the service starts from a few files in dist/bundle/, not from
+ * tsc's one file per module, which stay in dist/ for the library and `npm run dev`.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadedModules, startWatchedService } from './support/loaded-modules.js';
+
+const DIST = path.resolve(import.meta.dirname, '../dist');
+
+/** The relative specifiers of a module's static and dynamic imports. */
+function relativeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found = text.matchAll(/(?:^import\s[^;]*?|\bimport\()\s*["'](\.{1,2}\/[^"']+)["']/gm);
+  return [...found].map((match) => match[1] as string);
+}
+
+describe('dist/main.js', () => {
+  it('and everything it imports are the bundle in dist/bundle/', () => {
+    const seen = new Set<string>();
+    const pending = [path.join(DIST, 'main.js')];
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const specifier of relativeImports(file)) {
+        pending.push(path.resolve(path.dirname(file), specifier));
+      }
+    }
+    const modules = [...seen].map((file) => path.relative(DIST, file)).sort();
+    expect(modules).toContain('main.js');
+    expect(modules.filter((m) => m !== 'main.js' && !/^bundle\/[\w-]+\.js$/.test(m))).toEqual([]);
+    // The lazy imports are chunks of their own: the start chunk and a few shared ones.
+    expect(modules.some((m) => m.startsWith('bundle/start-'))).toBe(true);
+    const chunks = readdirSync(path.join(DIST, 'bundle')).filter((f) => f.endsWith('.js'));
+    expect(chunks.length).toBeLessThan(20);
+  });
+
+  it('takes the schema libraries from dist/vendor/, not from their packages', async () => {
+    const service = await startWatchedService();
+    const files = (await loadedModules(service)).requiredFiles.map((f) =>
+      path.relative(path.dirname(DIST), f),
+    );
+    expect(files).toContain('dist/vendor/typebox-type.cjs');
+    expect(files).toContain('dist/vendor/schema-validation.cjs');
+    const packages = /^node_modules\/(@sinclair\/typebox|ajv|ajv-formats|fast-json-stringify)\//;
+    expect(files.filter((f) => packages.test(f))).toEqual([]);
+  });
+});
