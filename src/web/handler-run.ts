@@ -8,6 +8,7 @@ import { type HandlerInfo, handlerInfoOf, staticsOf, type Verb } from './handler
 import { applyDefaultHeaders } from './handler-output.js';
 import {
   type HandlerCore,
+  HELD,
   kAborted,
   kBodyArgs,
   kBodyLimit,
@@ -214,7 +215,7 @@ function runVerb(h: HandlerCore, verb: Verb): void {
     const args = h.pathArgs;
     h[kShutdownState] |= SHUTDOWN_VERB_RAN;
     const result = args.length === 0 ? fn.call(h) : fn.apply(h, args as string[]);
-    if (h[kShutdownState] === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
+    if ((h[kShutdownState] & ~HELD) === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
     if (isThenable(result)) {
       result.then(
         () => autoFinish(h),
@@ -229,12 +230,28 @@ function runVerb(h: HandlerCore, verb: Verb): void {
 }
 
 function autoFinish(h: HandlerCore): void {
-  if (h[kFinished]) return;
+  if (h[kFinished] || (h[kShutdownState] & HELD) !== 0) return;
   try {
     h.finish();
   } catch (error) {
     handleError(h, error);
   }
+}
+
+/** `holdRequest()`: the lifecycle leaves the response unfinished when the verb method returns. */
+export function startHold(h: HandlerCore): void {
+  if (h[kFinished]) return;
+  h[kShutdownState] |= HELD;
+}
+
+/**
+ * `releaseRequest(error?)`: ends a hold. The response is finished unless it was (as when the verb
+ * method returns); with an error, it is answered as one thrown by the verb method would be.
+ */
+export function endHold(h: HandlerCore, error?: unknown): void {
+  h[kShutdownState] &= ~HELD;
+  if (error === undefined) autoFinish(h);
+  else handleError(h, error);
 }
 
 /** Turns anything thrown or rejected during the lifecycle into the right answer (or none). */
@@ -306,6 +323,24 @@ export function watchClose(h: HandlerCore): void {
   res.on('close', onResponseClose);
 }
 
+/** The handler's `signal`, its controller made on first use. */
+export function signalOf(h: HandlerCore): AbortSignal {
+  let controller = h[kController];
+  if (controller === null) {
+    controller = new AbortController();
+    h[kController] = controller;
+    if (h[kAborted] || h.response.destroyed) {
+      controller.abort(new RequestAborted('disconnect'));
+    } else if (h.application.draining) {
+      controller.abort(new RequestAborted('shutdown'));
+    } else {
+      watchClose(h);
+      h.application.trackAbortable(h);
+    }
+  }
+  return controller.signal;
+}
+
 /** Called once when the response closes, finished or not. */
 function connectionClosed(h: HandlerCore): void {
   if (h[kController] !== null || handlerInfoOf(h).watchesShutdown) {
@@ -342,7 +377,7 @@ export function abortForShutdown(h: HandlerCore): void {
 /** Calls onShutdown once the verb method has run and the server drains, if still unfinished. */
 function deliverShutdown(h: HandlerCore): void {
   const state = h[kShutdownState];
-  if (state !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
+  if ((state & ~HELD) !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
   if (!handlerInfoOf(h).watchesShutdown) return;
   h[kShutdownState] = state | SHUTDOWN_DELIVERED;
   try {

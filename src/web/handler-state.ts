@@ -36,7 +36,10 @@ export const kUploads: unique symbol = Symbol('uploads');
 export const kController: unique symbol = Symbol('controller');
 /** A `close` listener is on the response. */
 export const kCloseWatched: unique symbol = Symbol('closeWatched');
-/** 0: nothing; bits: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING}, {@link SHUTDOWN_DELIVERED}. */
+/**
+ * 0: nothing; bits: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING}, {@link SHUTDOWN_DELIVERED},
+ * and {@link HELD} (not a shutdown matter, but a bit of the same number spares a field).
+ */
 export const kShutdownState: unique symbol = Symbol('shutdownState');
 /** The compressor of a streamed response, once the first `flush` chose to compress. */
 export const kEncoder: unique symbol = Symbol('encoder');
@@ -52,6 +55,8 @@ export const kInput: unique symbol = Symbol('input');
 export const SHUTDOWN_VERB_RAN = 1;
 export const SHUTDOWN_DRAINING = 2;
 export const SHUTDOWN_DELIVERED = 4;
+/** `holdRequest()` and no `releaseRequest()` yet: the lifecycle does not finish the response. */
+export const HELD = 8;
 
 /**
  * `none`: no body; `unread`: a body not read yet; `streaming`: going to `dataReceived`; `read`:
