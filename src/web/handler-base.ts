@@ -54,8 +54,6 @@ export abstract class HandlerBase {
   readonly method: string;
   /** The request path as sent (percent-encoded, no query string). */
   readonly path: string;
-  /** The raw query string, without the `?`. */
-  readonly queryString: string;
   /** Decoded path arguments, in order; set before `prepare` runs. */
   pathArgs: readonly string[];
   /** The request id (see the application's `requestId` setting), or `''`. */
@@ -109,7 +107,6 @@ export abstract class HandlerBase {
     const url = request.url ?? '/';
     const q = url.indexOf('?');
     this.path = q < 0 ? url : url.slice(0, q);
-    this.queryString = q < 0 ? '' : url.slice(q + 1);
     this.pathArgs = EMPTY_ARGS;
     const makeId = application.settings.requestId;
     this.requestId = makeId === undefined ? '' : makeId(request);
@@ -137,6 +134,12 @@ export abstract class HandlerBase {
     this.#cookies = null;
     this.#trace = null;
     this.#traceFields = undefined;
+  }
+
+  /** The raw query string, without the `?` (cut when asked for: a held request keeps no copy). */
+  get queryString(): string {
+    const url = this.request.url ?? '';
+    return url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
   }
 
   /** The response status. */
