@@ -7,20 +7,18 @@ import { Finish, HttpError, RequestAborted } from './errors.js';
 import { type HandlerInfo, handlerInfoOf, staticsOf, type Verb } from './handler-info.js';
 import { applyDefaultHeaders } from './handler-output.js';
 import {
+  extrasOf,
   type HandlerCore,
   HELD,
   kAborted,
-  kBodyArgs,
-  kBodyLimit,
   kBodyState,
   kCloseWatched,
-  kController,
+  kExtras,
   kFinished,
   kInput,
   kRawBody,
   kSchema,
   kShutdownState,
-  kUploads,
   SHUTDOWN_DELIVERED,
   SHUTDOWN_DRAINING,
   SHUTDOWN_VERB_RAN,
@@ -130,8 +128,9 @@ function bodyRead(h: HandlerCore, verb: Verb, body: Buffer): void {
     }
     parseMultipart(body, h.request.headers, h.application.settings.multipart).then(
       (form) => {
-        h[kBodyArgs] = form.fields;
-        h[kUploads] = form.files;
+        const extras = extrasOf(h);
+        extras.bodyArgs = form.fields;
+        extras.uploads = form.files;
         runPrepare(h, verb);
       },
       (error: unknown) => handleError(h, error),
@@ -143,10 +142,8 @@ function bodyRead(h: HandlerCore, verb: Verb, body: Buffer): void {
 
 /** The body limit in force; sends `100 Continue` when the client waits for it and fits. */
 function admitBody(h: HandlerCore): number {
-  const limit =
-    h[kBodyLimit] >= 0
-      ? h[kBodyLimit]
-      : (staticsOf(h).maxBodyBytes ?? h.application.settings.maxBodyBytes);
+  const set = h[kExtras]?.bodyLimit ?? -1;
+  const limit = set >= 0 ? set : (staticsOf(h).maxBodyBytes ?? h.application.settings.maxBodyBytes);
   const req = h.request;
   const length = req.headers['content-length'];
   if (
@@ -325,10 +322,11 @@ export function watchClose(h: HandlerCore): void {
 
 /** The handler's `signal`, its controller made on first use. */
 export function signalOf(h: HandlerCore): AbortSignal {
-  let controller = h[kController];
+  const extras = extrasOf(h);
+  let controller = extras.controller;
   if (controller === null) {
     controller = new AbortController();
-    h[kController] = controller;
+    extras.controller = controller;
     if (h[kAborted] || h.response.destroyed) {
       controller.abort(new RequestAborted('disconnect'));
     } else if (h.application.draining) {
@@ -343,7 +341,8 @@ export function signalOf(h: HandlerCore): AbortSignal {
 
 /** Called once when the response closes, finished or not. */
 function connectionClosed(h: HandlerCore): void {
-  if (h[kController] !== null || handlerInfoOf(h).watchesShutdown) {
+  const controller = h[kExtras]?.controller ?? null;
+  if (controller !== null || handlerInfoOf(h).watchesShutdown) {
     h.application.untrackAbortable(h);
   }
   // A reset connection counts too: node:http calls a response finished (`writableFinished`,
@@ -352,7 +351,7 @@ function connectionClosed(h: HandlerCore): void {
   if ((!res.writableFinished || h.request.socket.errored !== null) && !h[kAborted]) {
     // Cut off by the server after an error (the headers were out): not the client leaving.
     if (h.error === undefined) h[kAborted] = true;
-    h[kController]?.abort(new RequestAborted('disconnect'));
+    controller?.abort(new RequestAborted('disconnect'));
     try {
       h.onConnectionClose();
     } catch (error) {
@@ -369,7 +368,7 @@ function notifyFinished(h: HandlerCore): void {
 
 /** The server is draining: aborts the request's signal, calls `onShutdown` when due. */
 export function abortForShutdown(h: HandlerCore): void {
-  h[kController]?.abort(new RequestAborted('shutdown'));
+  h[kExtras]?.controller?.abort(new RequestAborted('shutdown'));
   h[kShutdownState] |= SHUTDOWN_DRAINING;
   deliverShutdown(h);
 }

@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Arguments } from './arguments.js';
 import type { AuthRequest } from './auth.js';
 import type { CompressedStream } from './compression.js';
+import type { Cookies } from './cookies.js';
 import type { Abortable, HandlerHost } from './handler-host.js';
 import type { Verb } from './handler-info.js';
+import type { Logger } from './log.js';
 import type { Files } from './multipart.js';
 import type { CompiledSchema } from './schema/compile.js';
 import type { SchemaSubject, ValidatedInput } from './schema/validate.js';
@@ -28,12 +30,8 @@ export const NO_CHUNKS: (string | Uint8Array)[] = [];
 export const kBodyState: unique symbol = Symbol('bodyState');
 /** The buffered request body, once read. */
 export const kRawBody: unique symbol = Symbol('rawBody');
-/** Parsed form arguments (urlencoded on first use, multipart when the body is read). */
-export const kBodyArgs: unique symbol = Symbol('bodyArgs');
-/** Files of a multipart body. */
-export const kUploads: unique symbol = Symbol('uploads');
-/** The request's `AbortController`, made on the first read of `signal`. */
-export const kController: unique symbol = Symbol('controller');
+/** The handler's rarely used state ({@link HandlerExtras}), or `null` until something needs it. */
+export const kExtras: unique symbol = Symbol('extras');
 /** A `close` listener is on the response. */
 export const kCloseWatched: unique symbol = Symbol('closeWatched');
 /**
@@ -41,12 +39,6 @@ export const kCloseWatched: unique symbol = Symbol('closeWatched');
  * and {@link HELD} (not a shutdown matter, but a bit of the same number spares a field).
  */
 export const kShutdownState: unique symbol = Symbol('shutdownState');
-/** The compressor of a streamed response, once the first `flush` chose to compress. */
-export const kEncoder: unique symbol = Symbol('encoder');
-/** This request's body limit, or -1 for the class's or the application's. */
-export const kBodyLimit: unique symbol = Symbol('bodyLimit');
-/** The masked XSRF token, once made (one per request). */
-export const kXsrfToken: unique symbol = Symbol('xsrfToken');
 /** The compiled schema of the verb being run, or `null` when it declares none. */
 export const kSchema: unique symbol = Symbol('schema');
 /** The request as validated against {@link kSchema}, once it has been. */
@@ -67,6 +59,41 @@ export type BodyState = 'none' | 'unread' | 'streaming' | 'read';
 /** A value `write` accepts: text, bytes, or anything else, which is sent as JSON. */
 export type Chunk = string | Uint8Array | object | number | boolean | null;
 
+/**
+ * The state few requests use, in one object made on first use ({@link extrasOf}): each field here
+ * would otherwise be a slot of every handler, which a held request keeps for as long as it waits.
+ */
+export class HandlerExtras {
+  /** Parsed form arguments (urlencoded on first use, multipart when the body is read). */
+  bodyArgs: Arguments | null = null;
+  /** Files of a multipart body. */
+  uploads: Files | null = null;
+  /** The request's `AbortController`, made on the first read of `signal`. */
+  controller: AbortController | null = null;
+  /** The compressor of a streamed response, once the first `flush` chose to compress. */
+  encoder: CompressedStream | null = null;
+  /** This request's body limit, or -1 for the class's or the application's. */
+  bodyLimit = -1;
+  /** The masked XSRF token, once made (one per request). */
+  xsrfToken: string | null = null;
+  /** Parsed query arguments, once asked for. */
+  queryArgs: Arguments | null = null;
+  /** The request's logger, once asked for. */
+  log: Logger | null = null;
+  /** The request's cookies, once asked for. */
+  cookies: Cookies | null = null;
+}
+
+/** The handler's {@link HandlerExtras}, made now if it has none yet. */
+export function extrasOf(h: HandlerState): HandlerExtras {
+  let extras = h[kExtras];
+  if (extras === null) {
+    extras = new HandlerExtras();
+    h[kExtras] = extras;
+  }
+  return extras;
+}
+
 /** The lifecycle's state on a handler. */
 export interface HandlerState {
   [kFinished]: boolean;
@@ -74,13 +101,9 @@ export interface HandlerState {
   [kChunks]: (string | Uint8Array)[];
   [kBodyState]: BodyState;
   [kRawBody]: Buffer | null;
-  [kBodyArgs]: Arguments | null;
-  [kUploads]: Files | null;
-  [kController]: AbortController | null;
+  [kExtras]: HandlerExtras | null;
   [kCloseWatched]: boolean;
   [kShutdownState]: number;
-  [kEncoder]: CompressedStream | null;
-  [kBodyLimit]: number;
   [kSchema]: CompiledSchema | null;
   [kInput]: ValidatedInput | null;
 }

@@ -20,7 +20,7 @@ import {
   writeChunk,
 } from './handler-output.js';
 import { abortForShutdown, endHold, signalOf, startHold } from './handler-run.js';
-import { type Chunk, type HandlerCore, kXsrfToken } from './handler-state.js';
+import { type Chunk, extrasOf, type HandlerCore } from './handler-state.js';
 import { isValidHeader, putCheckedHeader, putHeader } from './response.js';
 import type { CompiledRoute } from './routing.js';
 import { type SignedCookieOptions, writeSignedCookie } from './signed-cookies.js';
@@ -336,12 +336,9 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
    * differently for each request; sets the `_xsrf` cookie when the request had none.
    */
   get xsrfToken(): string {
-    let token = this[kXsrfToken];
-    if (token === null) {
-      token = issueXsrfToken(this, this.application.settings.xsrfCookieOptions);
-      this[kXsrfToken] = token;
-    }
-    return token;
+    const extras = extrasOf(this);
+    extras.xsrfToken ??= issueXsrfToken(this, this.application.settings.xsrfCookieOptions);
+    return extras.xsrfToken;
   }
 
   /** `<input type="hidden" name="_xsrf" value="…">` for an HTML form. */
