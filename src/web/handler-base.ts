@@ -12,12 +12,10 @@ import {
   kAborted,
   kBodyState,
   kChunks,
-  kCloseWatched,
   kExtras,
   kFinished,
   kInput,
   kRawBody,
-  kSchema,
   kShutdownState,
   NO_CHUNKS,
 } from './handler-state.js';
@@ -25,7 +23,6 @@ import type { Logger } from './log.js';
 import type { Files } from './multipart.js';
 import { clientIp, requestProtocol } from './request-info.js';
 import type { CompiledRoute } from './routing.js';
-import type { CompiledSchema } from './schema/compile.js';
 import type { ValidatedInput } from './schema/validate.js';
 import { type GetSignedCookieOptions, readSignedCookie } from './signed-cookies.js';
 import { newTraceFields, TraceContext } from './trace-context.js';
@@ -71,9 +68,7 @@ export abstract class HandlerBase {
   /** @internal */ [kBodyState]: BodyState;
   /** @internal */ [kRawBody]: Buffer | null;
   /** @internal */ [kExtras]: HandlerExtras | null;
-  /** @internal */ [kCloseWatched]: boolean;
   /** @internal */ [kShutdownState]: number;
-  /** @internal */ [kSchema]: CompiledSchema | null;
   /** @internal */ [kInput]: ValidatedInput | null;
   #jsonValue: unknown;
   #trace: TraceContext | null;
@@ -107,9 +102,7 @@ export abstract class HandlerBase {
     this[kBodyState] = 'none';
     this[kRawBody] = null;
     this[kExtras] = null;
-    this[kCloseWatched] = false;
     this[kShutdownState] = 0;
-    this[kSchema] = null;
     this[kInput] = null;
     this.#jsonValue = undefined;
     this.#trace = null;

@@ -7,18 +7,18 @@ import { Finish, HttpError, RequestAborted } from './errors.js';
 import { type HandlerInfo, handlerInfoOf, staticsOf, type Verb } from './handler-info.js';
 import { applyDefaultHeaders } from './handler-output.js';
 import {
+  CLOSE_WATCHED,
   extrasOf,
   type HandlerCore,
   HELD,
   kAborted,
   kBodyState,
-  kCloseWatched,
   kExtras,
   kFinished,
   kInput,
   kRawBody,
-  kSchema,
   kShutdownState,
+  NOT_SHUTDOWN,
   SHUTDOWN_DELIVERED,
   SHUTDOWN_DRAINING,
   SHUTDOWN_VERB_RAN,
@@ -47,14 +47,14 @@ export function execute(h: HandlerCore, options: unknown, rawArgs: readonly stri
   if (info.watchesClose) watchClose(h);
   if (info.watchesShutdown) {
     if (h.application.draining) {
-      h[kShutdownState] = SHUTDOWN_DRAINING;
+      h[kShutdownState] |= SHUTDOWN_DRAINING;
     } else {
       h.application.trackAbortable(h);
       watchClose(h); // to untrack it
     }
   }
   start(h, options, rawArgs, info);
-  if (!h.application.observed || h[kCloseWatched]) return;
+  if (!h.application.observed || (h[kShutdownState] & CLOSE_WATCHED) !== 0) return;
   // Observers hear of a request once its response is complete. Most responses are finished and
   // wholly handed to the kernel before the listener returns: tell the observers now, without a
   // `close` listener per request. Otherwise (an async handler, a body still buffered, a
@@ -81,7 +81,6 @@ function start(h: HandlerCore, options: unknown, rawArgs: readonly string[], inf
       answerWithoutVerb(h, info);
       return;
     }
-    if (info.schemas !== null) h[kSchema] = info.schemas.get(verb) ?? null;
     if (isAuthenticated(h[verb])) {
       requireUser(h).then(
         (allowed) => {
@@ -206,13 +205,15 @@ function afterPrepare(h: HandlerCore, verb: Verb): void {
 function runVerb(h: HandlerCore, verb: Verb): void {
   if (h[kFinished]) return;
   try {
-    const schema = h[kSchema];
-    if (schema !== null) h[kInput] = validateRequest(h, schema);
+    const schemas = handlerInfoOf(h).schemas;
+    const schema = schemas === null ? undefined : schemas.get(verb);
+    if (schema !== undefined) h[kInput] = validateRequest(h, schema);
     const fn = h[verb] as VerbFunction;
     const args = h.pathArgs;
     h[kShutdownState] |= SHUTDOWN_VERB_RAN;
     const result = args.length === 0 ? fn.call(h) : fn.apply(h, args as string[]);
-    if ((h[kShutdownState] & ~HELD) === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
+    const state = h[kShutdownState] & ~NOT_SHUTDOWN;
+    if (state === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
     if (isThenable(result)) {
       result.then(
         () => autoFinish(h),
@@ -312,8 +313,8 @@ function abortCause(error: unknown): 'disconnect' | 'shutdown' | null {
 
 /** Listens for the response's `close` (once per handler): for `onConnectionClose`, observers. */
 export function watchClose(h: HandlerCore): void {
-  if (h[kCloseWatched]) return;
-  h[kCloseWatched] = true;
+  if ((h[kShutdownState] & CLOSE_WATCHED) !== 0) return;
+  h[kShutdownState] |= CLOSE_WATCHED;
   const res = h.response as ServerResponse & { [kHandler]: unknown };
   res[kHandler] = h;
   // Each fires at most once per response: `on` spares `once`'s wrapper.
@@ -376,7 +377,7 @@ export function abortForShutdown(h: HandlerCore): void {
 /** Calls onShutdown once the verb method has run and the server drains, if still unfinished. */
 function deliverShutdown(h: HandlerCore): void {
   const state = h[kShutdownState];
-  if ((state & ~HELD) !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
+  if ((state & ~NOT_SHUTDOWN) !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
   if (!handlerInfoOf(h).watchesShutdown) return;
   h[kShutdownState] = state | SHUTDOWN_DELIVERED;
   try {

@@ -7,7 +7,6 @@ import type { Abortable, HandlerHost } from './handler-host.js';
 import type { Verb } from './handler-info.js';
 import type { Logger } from './log.js';
 import type { Files } from './multipart.js';
-import type { CompiledSchema } from './schema/compile.js';
 import type { SchemaSubject, ValidatedInput } from './schema/validate.js';
 
 // The lifecycle's own state lives on each handler under these symbols: plain properties (no
@@ -32,16 +31,13 @@ export const kBodyState: unique symbol = Symbol('bodyState');
 export const kRawBody: unique symbol = Symbol('rawBody');
 /** The handler's rarely used state ({@link HandlerExtras}), or `null` until something needs it. */
 export const kExtras: unique symbol = Symbol('extras');
-/** A `close` listener is on the response. */
-export const kCloseWatched: unique symbol = Symbol('closeWatched');
 /**
  * 0: nothing; bits: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING}, {@link SHUTDOWN_DELIVERED},
- * and {@link HELD} (not a shutdown matter, but a bit of the same number spares a field).
+ * and {@link HELD} and {@link CLOSE_WATCHED} (not shutdown matters, but bits of the same number
+ * spare a field each).
  */
 export const kShutdownState: unique symbol = Symbol('shutdownState');
-/** The compiled schema of the verb being run, or `null` when it declares none. */
-export const kSchema: unique symbol = Symbol('schema');
-/** The request as validated against {@link kSchema}, once it has been. */
+/** The request as validated against its verb's schema, once it has been. */
 export const kInput: unique symbol = Symbol('input');
 
 export const SHUTDOWN_VERB_RAN = 1;
@@ -49,6 +45,10 @@ export const SHUTDOWN_DRAINING = 2;
 export const SHUTDOWN_DELIVERED = 4;
 /** `holdRequest()` and no `releaseRequest()` yet: the lifecycle does not finish the response. */
 export const HELD = 8;
+/** A `close` listener is on the response. */
+export const CLOSE_WATCHED = 16;
+/** The bits that are not about shutdown. */
+export const NOT_SHUTDOWN = HELD | CLOSE_WATCHED;
 
 /**
  * `none`: no body; `unread`: a body not read yet; `streaming`: going to `dataReceived`; `read`:
@@ -102,9 +102,7 @@ export interface HandlerState {
   [kBodyState]: BodyState;
   [kRawBody]: Buffer | null;
   [kExtras]: HandlerExtras | null;
-  [kCloseWatched]: boolean;
   [kShutdownState]: number;
-  [kSchema]: CompiledSchema | null;
   [kInput]: ValidatedInput | null;
 }
 
