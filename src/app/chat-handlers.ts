@@ -58,7 +58,7 @@ export interface ChatOptions {
  * `GET /chat/messages?after=ID&timeout=S`: a long poll for messages newer than `ID`.
  * `POST /chat/messages` with `{"text": "..."}`: posts one.
  */
-export class MessagesHandler extends ApiHandler<ChatOptions> {
+export class MessagesHandler extends ApiHandler<ChatOptions> implements PollReceiver {
   static schema = { get: PollMessages, post: PostMessage };
   private room!: ChatStore;
 
@@ -69,21 +69,20 @@ export class MessagesHandler extends ApiHandler<ChatOptions> {
   /** The poll this request holds, while it is held. */
   private held: HeldPoll | null = null;
 
-  // A held poll is one waiter record in the room and one small thenable (no promise, no closure
-  // of its own, no `AbortSignal`): the poll ends through onConnectionClose (the client left) or
-  // onShutdown (the server drains).
-  override get(): PollAnswer | undefined {
+  // A held poll is one waiter record in the room, with this handler as its receiver: no promise,
+  // no thenable, no closure, no `AbortSignal`. The request is held (`holdRequest()`) until the room
+  // answers; the poll ends early through onConnectionClose (the client left) or onShutdown (the
+  // server drains).
+  override get(): void {
     const { after, timeout } = this.input(PollMessages).query;
     if (after === undefined) {
       this.sendBatch(ChatRoom.batch(this.room.latest()));
-      return undefined;
+      return;
     }
     const timeoutMs = Math.min(timeout, MAX_POLL_SECONDS) * 1000;
-    const answer = new PollAnswer(this);
-    const held = this.room.hold(after, timeoutMs, answer);
-    if (answer.answered) return undefined; // there were messages already
-    this.held = held;
-    return answer;
+    this.holdRequest();
+    const held = this.room.hold(after, timeoutMs, this);
+    if (!this.isFinished) this.held = held; // else there were messages already
   }
 
   /** The client left: stop holding its poll. */
@@ -96,15 +95,19 @@ export class MessagesHandler extends ApiHandler<ChatOptions> {
     this.held?.cancel();
   }
 
-  /** @internal The held poll is answered (`null`: timed out, cancelled). */
-  answer(batch: ChatBatch | null): void {
+  /** @internal The room answers the held poll (`null`: timed out, cancelled). */
+  pollAnswered(batch: ChatBatch | null): void {
     this.held = null;
-    if (batch === null) {
-      // Timed out, or the server is shutting down: nothing new. (A client that left gets nothing.)
-      this.setStatus(204);
+    try {
+      // Timed out, or the server is shutting down: 204, nothing new. (A client that left gets
+      // nothing.)
+      if (batch === null) this.setStatus(204);
+      else this.sendBatch(batch);
+    } catch (error) {
+      this.releaseRequest(error);
       return;
     }
-    this.sendBatch(batch);
+    this.releaseRequest();
   }
 
   override async post(): Promise<void> {
@@ -120,40 +123,6 @@ export class MessagesHandler extends ApiHandler<ChatOptions> {
     this.setHeader('Content-Type', 'application/json; charset=utf-8');
     this.setHeader('Cache-Control', 'no-store');
     this.finish(batch.json);
-  }
-}
-
-/**
- * What `get` returns for a held poll: the room's receiver for it and the thenable the lifecycle
- * waits on, in one small object. The lifecycle finishes the response once it settles.
- */
-class PollAnswer implements PollReceiver {
-  answered = false;
-  #settle: (() => void) | null = null;
-  #fail: ((error: unknown) => void) | null = null;
-
-  constructor(readonly handler: MessagesHandler) {}
-
-  // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose, what the lifecycle awaits
-  then(settle: () => void, fail: (error: unknown) => void): void {
-    this.#settle = settle;
-    this.#fail = fail;
-  }
-
-  pollAnswered(batch: ChatBatch | null): void {
-    this.answered = true;
-    const settle = this.#settle;
-    const fail = this.#fail;
-    this.#settle = null;
-    this.#fail = null;
-    try {
-      this.handler.answer(batch);
-    } catch (error) {
-      if (fail === null) throw error;
-      fail(error);
-      return;
-    }
-    settle?.();
   }
 }
 

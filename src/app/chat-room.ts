@@ -81,16 +81,13 @@ export interface ChatBatch {
 }
 
 /**
- * One waiting poll. It is its own abort listener (`handleEvent`) and its own node in the list of
- * polls with the same timeout, so a held poll costs this one small object: no timer, no closures.
+ * One waiting poll: its own node in the list of polls with the same timeout, so a held poll costs
+ * this one small object (six fields): no timer, no closures.
  */
 class Waiter implements HeldPoll {
   prev: Waiter | null = null;
   next: Waiter | null = null;
-  /** The signal of a {@link ChatRoom.wait}, whose `abort` listener this waiter is. */
-  signal: AbortSignal | null = null;
   constructor(
-    readonly room: ChatRoom,
     readonly after: number,
     readonly done: PollCallback,
     /** `performance.now()` at which it times out. */
@@ -99,12 +96,7 @@ class Waiter implements HeldPoll {
   ) {}
 
   cancel(): void {
-    this.room.release(this, null);
-  }
-
-  /** The signal fired. */
-  handleEvent(): void {
-    this.room.release(this, null);
+    this.queue.room.release(this, null);
   }
 }
 
@@ -116,7 +108,10 @@ class TimeoutQueue {
   head: Waiter | null = null;
   tail: Waiter | null = null;
   timer: NodeJS.Timeout | null = null;
-  constructor(readonly timeoutMs: number) {}
+  constructor(
+    readonly room: ChatRoom,
+    readonly timeoutMs: number,
+  ) {}
 }
 
 /**
@@ -253,11 +248,16 @@ export class ChatRoom {
         resolve(ready.length > 0 ? ChatRoom.batch(ready) : null);
         return;
       }
-      const held = this.hold(after, timeoutMs, resolve);
-      if (signal !== undefined && held instanceof Waiter) {
-        held.signal = signal;
-        signal.addEventListener('abort', held, { once: true });
+      if (signal === undefined) {
+        this.hold(after, timeoutMs, resolve);
+        return;
       }
+      const onAbort = (): void => held.cancel();
+      const held = this.hold(after, timeoutMs, (batch) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(batch);
+      });
+      if (held !== ANSWERED) signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -270,13 +270,13 @@ export class ChatRoom {
     }
     let queue = this.queues.get(timeoutMs);
     if (queue === undefined) {
-      queue = new TimeoutQueue(timeoutMs);
+      queue = new TimeoutQueue(this, timeoutMs);
       this.queues.set(timeoutMs, queue);
     }
     // A whole millisecond (a small integer, kept in the field itself; a fraction would be a heap
     // number of its own per waiter): `expire` allows a millisecond of slack anyway.
     const deadline = Math.ceil(performance.now()) + timeoutMs;
-    const waiter = new Waiter(this, after, done, deadline, queue);
+    const waiter = new Waiter(after, done, deadline, queue);
     waiter.prev = queue.tail;
     if (queue.tail === null) queue.head = waiter;
     else queue.tail.next = waiter;
@@ -316,8 +316,6 @@ export class ChatRoom {
       queue.timer = null;
       this.queues.delete(queue.timeoutMs);
     }
-    waiter.signal?.removeEventListener('abort', waiter);
-    waiter.signal = null;
     answerPoll(waiter.done, batch);
   }
 

@@ -1,35 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Arguments, cleanArgument, parseUrlEncoded } from './arguments.js';
 import { charsetOf, decodeUtf8, parseJsonBody } from './body.js';
-import type { CompressedStream } from './compression.js';
 import { type Cookies, parseCookieHeader } from './cookies.js';
 import { HttpError, withCode } from './errors.js';
 import type { HandlerHost } from './handler-host.js';
 import { handlerInfoOf } from './handler-info.js';
 import {
   type BodyState,
+  extrasOf,
+  type HandlerExtras,
   kAborted,
-  kBodyArgs,
-  kBodyLimit,
   kBodyState,
   kChunks,
-  kCloseWatched,
-  kController,
-  kEncoder,
+  kExtras,
   kFinished,
   kInput,
   kRawBody,
-  kSchema,
   kShutdownState,
-  kUploads,
-  kXsrfToken,
   NO_CHUNKS,
 } from './handler-state.js';
 import type { Logger } from './log.js';
 import type { Files } from './multipart.js';
 import { clientIp, requestProtocol } from './request-info.js';
 import type { CompiledRoute } from './routing.js';
-import type { CompiledSchema } from './schema/compile.js';
 import type { ValidatedInput } from './schema/validate.js';
 import { type GetSignedCookieOptions, readSignedCookie } from './signed-cookies.js';
 import { newTraceFields, TraceContext } from './trace-context.js';
@@ -54,8 +47,6 @@ export abstract class HandlerBase {
   readonly method: string;
   /** The request path as sent (percent-encoded, no query string). */
   readonly path: string;
-  /** The raw query string, without the `?`. */
-  readonly queryString: string;
   /** Decoded path arguments, in order; set before `prepare` runs. */
   pathArgs: readonly string[];
   /** The request id (see the application's `requestId` setting), or `''`. */
@@ -76,20 +67,10 @@ export abstract class HandlerBase {
   /** @internal */ [kChunks]: (string | Uint8Array)[];
   /** @internal */ [kBodyState]: BodyState;
   /** @internal */ [kRawBody]: Buffer | null;
-  /** @internal */ [kBodyArgs]: Arguments | null;
-  /** @internal */ [kUploads]: Files | null;
-  /** @internal */ [kController]: AbortController | null;
-  /** @internal */ [kCloseWatched]: boolean;
+  /** @internal */ [kExtras]: HandlerExtras | null;
   /** @internal */ [kShutdownState]: number;
-  /** @internal */ [kEncoder]: CompressedStream | null;
-  /** @internal */ [kBodyLimit]: number;
-  /** @internal */ [kXsrfToken]: string | null;
-  /** @internal */ [kSchema]: CompiledSchema | null;
   /** @internal */ [kInput]: ValidatedInput | null;
-  #queryArgs: Arguments | null;
   #jsonValue: unknown;
-  #log: Logger | null;
-  #cookies: Cookies | null;
   #trace: TraceContext | null;
   /** A new trace's log fields, when the access line asked before anything made the context. */
   #traceFields: string | undefined;
@@ -109,7 +90,6 @@ export abstract class HandlerBase {
     const url = request.url ?? '/';
     const q = url.indexOf('?');
     this.path = q < 0 ? url : url.slice(0, q);
-    this.queryString = q < 0 ? '' : url.slice(q + 1);
     this.pathArgs = EMPTY_ARGS;
     const makeId = application.settings.requestId;
     this.requestId = makeId === undefined ? '' : makeId(request);
@@ -121,22 +101,18 @@ export abstract class HandlerBase {
     this[kChunks] = NO_CHUNKS;
     this[kBodyState] = 'none';
     this[kRawBody] = null;
-    this[kBodyArgs] = null;
-    this[kUploads] = null;
-    this[kController] = null;
-    this[kCloseWatched] = false;
+    this[kExtras] = null;
     this[kShutdownState] = 0;
-    this[kEncoder] = null;
-    this[kBodyLimit] = -1;
-    this[kXsrfToken] = null;
-    this[kSchema] = null;
     this[kInput] = null;
-    this.#queryArgs = null;
     this.#jsonValue = undefined;
-    this.#log = null;
-    this.#cookies = null;
     this.#trace = null;
     this.#traceFields = undefined;
+  }
+
+  /** The raw query string, without the `?` (cut when asked for: a held request keeps no copy). */
+  get queryString(): string {
+    const url = this.request.url ?? '';
+    return url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
   }
 
   /** The response status. */
@@ -178,13 +154,15 @@ export abstract class HandlerBase {
 
   /** Query arguments: every value of each name. Bad percent-encoding is a 400. */
   get queryArguments(): Arguments {
-    this.#queryArgs ??= parseUrlEncoded(this.queryString, this.application.settings.maxParams);
-    return this.#queryArgs;
+    const extras = extrasOf(this);
+    extras.queryArgs ??= parseUrlEncoded(this.queryString, this.application.settings.maxParams);
+    return extras.queryArgs;
   }
 
   /** Arguments from an `application/x-www-form-urlencoded` body (empty for other bodies). */
   get bodyArguments(): Arguments {
-    let args = this[kBodyArgs];
+    const extras = extrasOf(this);
+    let args = extras.bodyArgs;
     if (args === null) {
       const type = this.request.headers['content-type'] ?? '';
       const isForm = type.toLowerCase().startsWith('application/x-www-form-urlencoded');
@@ -200,7 +178,7 @@ export abstract class HandlerBase {
       } else {
         args = Object.create(null) as Arguments;
       }
-      this[kBodyArgs] = args;
+      extras.bodyArgs = args;
     }
     return args;
   }
@@ -262,8 +240,9 @@ export abstract class HandlerBase {
 
   /** Files of a `multipart/form-data` body by field name (empty for other bodies). */
   get files(): Files {
-    this[kUploads] ??= Object.create(null) as Files;
-    return this[kUploads] as Files;
+    const extras = extrasOf(this);
+    extras.uploads ??= Object.create(null) as Files;
+    return extras.uploads;
   }
 
   /**
@@ -283,14 +262,15 @@ export abstract class HandlerBase {
     if (state === 'read' || state === 'streaming' || (state === 'unread' && !streams)) {
       throw withCode(new Error('setMaxBodyBytes() after the body was read'), 'ERR_BODY_LIMIT');
     }
-    this[kBodyLimit] = bytes;
+    extrasOf(this).bodyLimit = bytes;
     return this;
   }
 
   /** The request's cookies, parsed leniently on first use (see `parseCookieHeader`). */
   get cookies(): Cookies {
-    this.#cookies ??= parseCookieHeader(this.request.headers.cookie);
-    return this.#cookies;
+    const extras = extrasOf(this);
+    extras.cookies ??= parseCookieHeader(this.request.headers.cookie);
+    return extras.cookies;
   }
 
   /** The value of a request cookie, as sent (not decoded), or `defaultValue`. */
@@ -361,7 +341,8 @@ export abstract class HandlerBase {
    * the trace context (`trace_id`, `span_id`, `trace_flags`).
    */
   get log(): Logger {
-    if (this.#log === null) {
+    const extras = extrasOf(this);
+    if (extras.log === null) {
       const base = this.application.logger;
       if (base.child) {
         const trace = this.traceContext;
@@ -370,12 +351,12 @@ export abstract class HandlerBase {
         fields.trace_id = trace.traceId;
         fields.span_id = trace.spanId;
         fields.trace_flags = trace.traceFlagsHex;
-        this.#log = base.child(fields);
+        extras.log = base.child(fields);
       } else {
-        this.#log = base;
+        extras.log = base;
       }
     }
-    return this.#log;
+    return extras.log;
   }
 
   /** Builds a URL path for a named route (see `Application.reverseUrl`). */

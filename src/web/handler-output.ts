@@ -5,11 +5,12 @@ import { HttpError, RequestAborted, withCode } from './errors.js';
 import { applyAutoEtag } from './etag.js';
 import {
   type Chunk,
+  extrasOf,
   type HandlerCore,
   kAborted,
   kBodyState,
   kChunks,
-  kEncoder,
+  kExtras,
   kFinished,
   NO_CHUNKS,
 } from './handler-state.js';
@@ -149,10 +150,10 @@ export function flushOutput(h: HandlerCore): Promise<void> {
   if (!res.headersSent) {
     prepareHeaders(h);
     const compress = h.application.settings.compress;
-    if (compress !== null) h[kEncoder] = CompressedStream.start(h, compress);
+    if (compress !== null) extrasOf(h).encoder = CompressedStream.start(h, compress);
   }
   const body = takeBody(h);
-  const encoder = h[kEncoder];
+  const encoder = h[kExtras]?.encoder ?? null;
   if (encoder !== null) return encoder.write(body);
   if (body.length === 0) {
     res.flushHeaders();
@@ -179,7 +180,7 @@ export function finishOutput(h: HandlerCore, chunk: Chunk | undefined): void {
   const res = h.response;
   if (h[kAborted] || res.destroyed) return;
   if (res.headersSent) {
-    const encoder = h[kEncoder];
+    const encoder = h[kExtras]?.encoder ?? null;
     if (encoder !== null) encoder.end(takeBody(h));
     else send(h, takeBody(h), true);
   } else {

@@ -7,19 +7,18 @@ import { Finish, HttpError, RequestAborted } from './errors.js';
 import { type HandlerInfo, handlerInfoOf, staticsOf, type Verb } from './handler-info.js';
 import { applyDefaultHeaders } from './handler-output.js';
 import {
+  CLOSE_WATCHED,
+  extrasOf,
   type HandlerCore,
+  HELD,
   kAborted,
-  kBodyArgs,
-  kBodyLimit,
   kBodyState,
-  kCloseWatched,
-  kController,
+  kExtras,
   kFinished,
   kInput,
   kRawBody,
-  kSchema,
   kShutdownState,
-  kUploads,
+  NOT_SHUTDOWN,
   SHUTDOWN_DELIVERED,
   SHUTDOWN_DRAINING,
   SHUTDOWN_VERB_RAN,
@@ -48,14 +47,14 @@ export function execute(h: HandlerCore, options: unknown, rawArgs: readonly stri
   if (info.watchesClose) watchClose(h);
   if (info.watchesShutdown) {
     if (h.application.draining) {
-      h[kShutdownState] = SHUTDOWN_DRAINING;
+      h[kShutdownState] |= SHUTDOWN_DRAINING;
     } else {
       h.application.trackAbortable(h);
       watchClose(h); // to untrack it
     }
   }
   start(h, options, rawArgs, info);
-  if (!h.application.observed || h[kCloseWatched]) return;
+  if (!h.application.observed || (h[kShutdownState] & CLOSE_WATCHED) !== 0) return;
   // Observers hear of a request once its response is complete. Most responses are finished and
   // wholly handed to the kernel before the listener returns: tell the observers now, without a
   // `close` listener per request. Otherwise (an async handler, a body still buffered, a
@@ -82,7 +81,6 @@ function start(h: HandlerCore, options: unknown, rawArgs: readonly string[], inf
       answerWithoutVerb(h, info);
       return;
     }
-    if (info.schemas !== null) h[kSchema] = info.schemas.get(verb) ?? null;
     if (isAuthenticated(h[verb])) {
       requireUser(h).then(
         (allowed) => {
@@ -129,8 +127,9 @@ function bodyRead(h: HandlerCore, verb: Verb, body: Buffer): void {
     }
     parseMultipart(body, h.request.headers, h.application.settings.multipart).then(
       (form) => {
-        h[kBodyArgs] = form.fields;
-        h[kUploads] = form.files;
+        const extras = extrasOf(h);
+        extras.bodyArgs = form.fields;
+        extras.uploads = form.files;
         runPrepare(h, verb);
       },
       (error: unknown) => handleError(h, error),
@@ -142,10 +141,8 @@ function bodyRead(h: HandlerCore, verb: Verb, body: Buffer): void {
 
 /** The body limit in force; sends `100 Continue` when the client waits for it and fits. */
 function admitBody(h: HandlerCore): number {
-  const limit =
-    h[kBodyLimit] >= 0
-      ? h[kBodyLimit]
-      : (staticsOf(h).maxBodyBytes ?? h.application.settings.maxBodyBytes);
+  const set = h[kExtras]?.bodyLimit ?? -1;
+  const limit = set >= 0 ? set : (staticsOf(h).maxBodyBytes ?? h.application.settings.maxBodyBytes);
   const req = h.request;
   const length = req.headers['content-length'];
   if (
@@ -208,13 +205,15 @@ function afterPrepare(h: HandlerCore, verb: Verb): void {
 function runVerb(h: HandlerCore, verb: Verb): void {
   if (h[kFinished]) return;
   try {
-    const schema = h[kSchema];
-    if (schema !== null) h[kInput] = validateRequest(h, schema);
+    const schemas = handlerInfoOf(h).schemas;
+    const schema = schemas === null ? undefined : schemas.get(verb);
+    if (schema !== undefined) h[kInput] = validateRequest(h, schema);
     const fn = h[verb] as VerbFunction;
     const args = h.pathArgs;
     h[kShutdownState] |= SHUTDOWN_VERB_RAN;
     const result = args.length === 0 ? fn.call(h) : fn.apply(h, args as string[]);
-    if (h[kShutdownState] === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
+    const state = h[kShutdownState] & ~NOT_SHUTDOWN;
+    if (state === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
     if (isThenable(result)) {
       result.then(
         () => autoFinish(h),
@@ -229,12 +228,28 @@ function runVerb(h: HandlerCore, verb: Verb): void {
 }
 
 function autoFinish(h: HandlerCore): void {
-  if (h[kFinished]) return;
+  if (h[kFinished] || (h[kShutdownState] & HELD) !== 0) return;
   try {
     h.finish();
   } catch (error) {
     handleError(h, error);
   }
+}
+
+/** `holdRequest()`: the lifecycle leaves the response unfinished when the verb method returns. */
+export function startHold(h: HandlerCore): void {
+  if (h[kFinished]) return;
+  h[kShutdownState] |= HELD;
+}
+
+/**
+ * `releaseRequest(error?)`: ends a hold. The response is finished unless it was (as when the verb
+ * method returns); with an error, it is answered as one thrown by the verb method would be.
+ */
+export function endHold(h: HandlerCore, error?: unknown): void {
+  h[kShutdownState] &= ~HELD;
+  if (error === undefined) autoFinish(h);
+  else handleError(h, error);
 }
 
 /** Turns anything thrown or rejected during the lifecycle into the right answer (or none). */
@@ -298,17 +313,37 @@ function abortCause(error: unknown): 'disconnect' | 'shutdown' | null {
 
 /** Listens for the response's `close` (once per handler): for `onConnectionClose`, observers. */
 export function watchClose(h: HandlerCore): void {
-  if (h[kCloseWatched]) return;
-  h[kCloseWatched] = true;
+  if ((h[kShutdownState] & CLOSE_WATCHED) !== 0) return;
+  h[kShutdownState] |= CLOSE_WATCHED;
   const res = h.response as ServerResponse & { [kHandler]: unknown };
   res[kHandler] = h;
   // Each fires at most once per response: `on` spares `once`'s wrapper.
   res.on('close', onResponseClose);
 }
 
+/** The handler's `signal`, its controller made on first use. */
+export function signalOf(h: HandlerCore): AbortSignal {
+  const extras = extrasOf(h);
+  let controller = extras.controller;
+  if (controller === null) {
+    controller = new AbortController();
+    extras.controller = controller;
+    if (h[kAborted] || h.response.destroyed) {
+      controller.abort(new RequestAborted('disconnect'));
+    } else if (h.application.draining) {
+      controller.abort(new RequestAborted('shutdown'));
+    } else {
+      watchClose(h);
+      h.application.trackAbortable(h);
+    }
+  }
+  return controller.signal;
+}
+
 /** Called once when the response closes, finished or not. */
 function connectionClosed(h: HandlerCore): void {
-  if (h[kController] !== null || handlerInfoOf(h).watchesShutdown) {
+  const controller = h[kExtras]?.controller ?? null;
+  if (controller !== null || handlerInfoOf(h).watchesShutdown) {
     h.application.untrackAbortable(h);
   }
   // A reset connection counts too: node:http calls a response finished (`writableFinished`,
@@ -317,7 +352,7 @@ function connectionClosed(h: HandlerCore): void {
   if ((!res.writableFinished || h.request.socket.errored !== null) && !h[kAborted]) {
     // Cut off by the server after an error (the headers were out): not the client leaving.
     if (h.error === undefined) h[kAborted] = true;
-    h[kController]?.abort(new RequestAborted('disconnect'));
+    controller?.abort(new RequestAborted('disconnect'));
     try {
       h.onConnectionClose();
     } catch (error) {
@@ -334,7 +369,7 @@ function notifyFinished(h: HandlerCore): void {
 
 /** The server is draining: aborts the request's signal, calls `onShutdown` when due. */
 export function abortForShutdown(h: HandlerCore): void {
-  h[kController]?.abort(new RequestAborted('shutdown'));
+  h[kExtras]?.controller?.abort(new RequestAborted('shutdown'));
   h[kShutdownState] |= SHUTDOWN_DRAINING;
   deliverShutdown(h);
 }
@@ -342,7 +377,7 @@ export function abortForShutdown(h: HandlerCore): void {
 /** Calls onShutdown once the verb method has run and the server drains, if still unfinished. */
 function deliverShutdown(h: HandlerCore): void {
   const state = h[kShutdownState];
-  if (state !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
+  if ((state & ~NOT_SHUTDOWN) !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
   if (!handlerInfoOf(h).watchesShutdown) return;
   h[kShutdownState] = state | SHUTDOWN_DELIVERED;
   try {

@@ -2,10 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Arguments } from './arguments.js';
 import type { AuthRequest } from './auth.js';
 import type { CompressedStream } from './compression.js';
+import type { Cookies } from './cookies.js';
 import type { Abortable, HandlerHost } from './handler-host.js';
 import type { Verb } from './handler-info.js';
+import type { Logger } from './log.js';
 import type { Files } from './multipart.js';
-import type { CompiledSchema } from './schema/compile.js';
 import type { SchemaSubject, ValidatedInput } from './schema/validate.js';
 
 // The lifecycle's own state lives on each handler under these symbols: plain properties (no
@@ -28,30 +29,26 @@ export const NO_CHUNKS: (string | Uint8Array)[] = [];
 export const kBodyState: unique symbol = Symbol('bodyState');
 /** The buffered request body, once read. */
 export const kRawBody: unique symbol = Symbol('rawBody');
-/** Parsed form arguments (urlencoded on first use, multipart when the body is read). */
-export const kBodyArgs: unique symbol = Symbol('bodyArgs');
-/** Files of a multipart body. */
-export const kUploads: unique symbol = Symbol('uploads');
-/** The request's `AbortController`, made on the first read of `signal`. */
-export const kController: unique symbol = Symbol('controller');
-/** A `close` listener is on the response. */
-export const kCloseWatched: unique symbol = Symbol('closeWatched');
-/** 0: nothing; bits: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING}, {@link SHUTDOWN_DELIVERED}. */
+/** The handler's rarely used state ({@link HandlerExtras}), or `null` until something needs it. */
+export const kExtras: unique symbol = Symbol('extras');
+/**
+ * 0: nothing; bits: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING}, {@link SHUTDOWN_DELIVERED},
+ * and {@link HELD} and {@link CLOSE_WATCHED} (not shutdown matters, but bits of the same number
+ * spare a field each).
+ */
 export const kShutdownState: unique symbol = Symbol('shutdownState');
-/** The compressor of a streamed response, once the first `flush` chose to compress. */
-export const kEncoder: unique symbol = Symbol('encoder');
-/** This request's body limit, or -1 for the class's or the application's. */
-export const kBodyLimit: unique symbol = Symbol('bodyLimit');
-/** The masked XSRF token, once made (one per request). */
-export const kXsrfToken: unique symbol = Symbol('xsrfToken');
-/** The compiled schema of the verb being run, or `null` when it declares none. */
-export const kSchema: unique symbol = Symbol('schema');
-/** The request as validated against {@link kSchema}, once it has been. */
+/** The request as validated against its verb's schema, once it has been. */
 export const kInput: unique symbol = Symbol('input');
 
 export const SHUTDOWN_VERB_RAN = 1;
 export const SHUTDOWN_DRAINING = 2;
 export const SHUTDOWN_DELIVERED = 4;
+/** `holdRequest()` and no `releaseRequest()` yet: the lifecycle does not finish the response. */
+export const HELD = 8;
+/** A `close` listener is on the response. */
+export const CLOSE_WATCHED = 16;
+/** The bits that are not about shutdown. */
+export const NOT_SHUTDOWN = HELD | CLOSE_WATCHED;
 
 /**
  * `none`: no body; `unread`: a body not read yet; `streaming`: going to `dataReceived`; `read`:
@@ -62,6 +59,41 @@ export type BodyState = 'none' | 'unread' | 'streaming' | 'read';
 /** A value `write` accepts: text, bytes, or anything else, which is sent as JSON. */
 export type Chunk = string | Uint8Array | object | number | boolean | null;
 
+/**
+ * The state few requests use, in one object made on first use ({@link extrasOf}): each field here
+ * would otherwise be a slot of every handler, which a held request keeps for as long as it waits.
+ */
+export class HandlerExtras {
+  /** Parsed form arguments (urlencoded on first use, multipart when the body is read). */
+  bodyArgs: Arguments | null = null;
+  /** Files of a multipart body. */
+  uploads: Files | null = null;
+  /** The request's `AbortController`, made on the first read of `signal`. */
+  controller: AbortController | null = null;
+  /** The compressor of a streamed response, once the first `flush` chose to compress. */
+  encoder: CompressedStream | null = null;
+  /** This request's body limit, or -1 for the class's or the application's. */
+  bodyLimit = -1;
+  /** The masked XSRF token, once made (one per request). */
+  xsrfToken: string | null = null;
+  /** Parsed query arguments, once asked for. */
+  queryArgs: Arguments | null = null;
+  /** The request's logger, once asked for. */
+  log: Logger | null = null;
+  /** The request's cookies, once asked for. */
+  cookies: Cookies | null = null;
+}
+
+/** The handler's {@link HandlerExtras}, made now if it has none yet. */
+export function extrasOf(h: HandlerState): HandlerExtras {
+  let extras = h[kExtras];
+  if (extras === null) {
+    extras = new HandlerExtras();
+    h[kExtras] = extras;
+  }
+  return extras;
+}
+
 /** The lifecycle's state on a handler. */
 export interface HandlerState {
   [kFinished]: boolean;
@@ -69,14 +101,8 @@ export interface HandlerState {
   [kChunks]: (string | Uint8Array)[];
   [kBodyState]: BodyState;
   [kRawBody]: Buffer | null;
-  [kBodyArgs]: Arguments | null;
-  [kUploads]: Files | null;
-  [kController]: AbortController | null;
-  [kCloseWatched]: boolean;
+  [kExtras]: HandlerExtras | null;
   [kShutdownState]: number;
-  [kEncoder]: CompressedStream | null;
-  [kBodyLimit]: number;
-  [kSchema]: CompiledSchema | null;
   [kInput]: ValidatedInput | null;
 }
 

@@ -19,14 +19,8 @@ import {
   sendErrorResponse,
   writeChunk,
 } from './handler-output.js';
-import { abortForShutdown, watchClose } from './handler-run.js';
-import {
-  type Chunk,
-  type HandlerCore,
-  kAborted,
-  kController,
-  kXsrfToken,
-} from './handler-state.js';
+import { abortForShutdown, endHold, signalOf, startHold } from './handler-run.js';
+import { type Chunk, extrasOf, type HandlerCore } from './handler-state.js';
 import { isValidHeader, putCheckedHeader, putHeader } from './response.js';
 import type { CompiledRoute } from './routing.js';
 import { type SignedCookieOptions, writeSignedCookie } from './signed-cookies.js';
@@ -288,20 +282,20 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
    * streams, outgoing fetches) so that work stops when nobody is listening any more.
    */
   get signal(): AbortSignal {
-    let controller = this[kController];
-    if (controller === null) {
-      controller = new AbortController();
-      this[kController] = controller;
-      if (this[kAborted] || this.response.destroyed) {
-        controller.abort(new RequestAborted('disconnect'));
-      } else if (this.application.draining) {
-        controller.abort(new RequestAborted('shutdown'));
-      } else {
-        watchClose(this);
-        this.application.trackAbortable(this);
-      }
-    }
-    return controller.signal;
+    return signalOf(this);
+  }
+
+  /**
+   * Keeps the request open once the verb method returns: it is not finished for it. A long poll
+   * holds its request so, without a promise, until {@link releaseRequest} (or `finish`).
+   */
+  holdRequest(): void {
+    startHold(this);
+  }
+
+  /** Ends {@link holdRequest}: finishes, or with `error` answers as if the verb had thrown it. */
+  releaseRequest(error?: unknown): void {
+    endHold(this, error);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -342,12 +336,9 @@ export class RequestHandler<O = undefined, U = unknown> extends HandlerBase impl
    * differently for each request; sets the `_xsrf` cookie when the request had none.
    */
   get xsrfToken(): string {
-    let token = this[kXsrfToken];
-    if (token === null) {
-      token = issueXsrfToken(this, this.application.settings.xsrfCookieOptions);
-      this[kXsrfToken] = token;
-    }
-    return token;
+    const extras = extrasOf(this);
+    extras.xsrfToken ??= issueXsrfToken(this, this.application.settings.xsrfCookieOptions);
+    return extras.xsrfToken;
   }
 
   /** `<input type="hidden" name="_xsrf" value="…">` for an HTML form. */
