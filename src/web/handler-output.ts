@@ -90,26 +90,22 @@ function takeBody(h: HandlerCore): string | Buffer {
 /** Hands body bytes to the connection, counting them. */
 function send(h: HandlerCore, body: string | Buffer, last: boolean): boolean {
   const res = h.response;
-  if (body.length === 0 || h.method === 'HEAD') {
-    if (last) res.end(body);
-    return last || res.write(body);
+  const counted = body.length > 0 && h.method !== 'HEAD';
+  if (!last) {
+    if (counted) h.bytesWritten += byteLengthOf(body);
+    return res.write(body);
   }
-  if (typeof body !== 'string') {
-    h.bytesWritten += body.length;
-  } else if (last && !res.headersSent) {
-    // node:http measures a text body ended with the headers for their Content-Length: measuring
-    // it here as well would walk the text twice.
-    res.end(body);
-    h.bytesWritten += contentLengthOf(res, body);
-    return true;
-  } else {
-    h.bytesWritten += Buffer.byteLength(body);
-  }
-  if (last) {
-    res.end(body);
-    return true;
-  }
-  return res.write(body);
+  // node:http measures a text body ended with the headers for their Content-Length: measuring it
+  // here as well would walk the text twice.
+  const measuredByNode = counted && typeof body === 'string' && !res.headersSent;
+  if (counted && !measuredByNode) h.bytesWritten += byteLengthOf(body);
+  res.end(body);
+  if (measuredByNode) h.bytesWritten += contentLengthOf(res, body as string);
+  return true;
+}
+
+function byteLengthOf(body: string | Buffer): number {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
 }
 
 /** `write`: buffers a chunk; a value that is not text or bytes is sent as JSON. */
