@@ -14,9 +14,9 @@ import {
   kChunks,
   kExtras,
   kFinished,
+  kFlags,
   kInput,
   kRawBody,
-  kShutdownState,
   NO_CHUNKS,
 } from './handler-state.js';
 import type { Logger } from './log.js';
@@ -68,7 +68,7 @@ export abstract class HandlerBase {
   /** @internal */ [kBodyState]: BodyState;
   /** @internal */ [kRawBody]: Buffer | null;
   /** @internal */ [kExtras]: HandlerExtras | null;
-  /** @internal */ [kShutdownState]: number;
+  /** @internal */ [kFlags]: number;
   /** @internal */ [kInput]: ValidatedInput | null;
   #jsonValue: unknown;
   #trace: TraceContext | null;
@@ -102,7 +102,7 @@ export abstract class HandlerBase {
     this[kBodyState] = 'none';
     this[kRawBody] = null;
     this[kExtras] = null;
-    this[kShutdownState] = 0;
+    this[kFlags] = 0;
     this[kInput] = null;
     this.#jsonValue = undefined;
     this.#trace = null;

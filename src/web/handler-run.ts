@@ -15,10 +15,10 @@ import {
   kBodyState,
   kExtras,
   kFinished,
+  kFlags,
   kInput,
   kRawBody,
-  kShutdownState,
-  NOT_SHUTDOWN,
+  SHUTDOWN_BITS,
   SHUTDOWN_DELIVERED,
   SHUTDOWN_DRAINING,
   SHUTDOWN_VERB_RAN,
@@ -47,14 +47,14 @@ export function execute(h: HandlerCore, options: unknown, rawArgs: readonly stri
   if (info.watchesClose) watchClose(h);
   if (info.watchesShutdown) {
     if (h.application.draining) {
-      h[kShutdownState] |= SHUTDOWN_DRAINING;
+      h[kFlags] |= SHUTDOWN_DRAINING;
     } else {
       h.application.trackAbortable(h);
       watchClose(h); // to untrack it
     }
   }
   start(h, options, rawArgs, info);
-  if (!h.application.observed || (h[kShutdownState] & CLOSE_WATCHED) !== 0) return;
+  if (!h.application.observed || (h[kFlags] & CLOSE_WATCHED) !== 0) return;
   // Observers hear of a request once its response is complete. Most responses are finished and
   // wholly handed to the kernel before the listener returns: tell the observers now, without a
   // `close` listener per request. Otherwise (an async handler, a body still buffered, a
@@ -210,9 +210,9 @@ function runVerb(h: HandlerCore, verb: Verb): void {
     if (schema !== undefined) h[kInput] = validateRequest(h, schema);
     const fn = h[verb] as VerbFunction;
     const args = h.pathArgs;
-    h[kShutdownState] |= SHUTDOWN_VERB_RAN;
+    h[kFlags] |= SHUTDOWN_VERB_RAN;
     const result = args.length === 0 ? fn.call(h) : fn.apply(h, args as string[]);
-    const state = h[kShutdownState] & ~NOT_SHUTDOWN;
+    const state = h[kFlags] & SHUTDOWN_BITS;
     if (state === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
     if (isThenable(result)) {
       result.then(
@@ -228,7 +228,7 @@ function runVerb(h: HandlerCore, verb: Verb): void {
 }
 
 function autoFinish(h: HandlerCore): void {
-  if (h[kFinished] || (h[kShutdownState] & HELD) !== 0) return;
+  if (h[kFinished] || (h[kFlags] & HELD) !== 0) return;
   try {
     h.finish();
   } catch (error) {
@@ -239,7 +239,7 @@ function autoFinish(h: HandlerCore): void {
 /** `holdRequest()`: the lifecycle leaves the response unfinished when the verb method returns. */
 export function startHold(h: HandlerCore): void {
   if (h[kFinished]) return;
-  h[kShutdownState] |= HELD;
+  h[kFlags] |= HELD;
 }
 
 /**
@@ -247,7 +247,7 @@ export function startHold(h: HandlerCore): void {
  * method returns); with an error, it is answered as one thrown by the verb method would be.
  */
 export function endHold(h: HandlerCore, error?: unknown): void {
-  h[kShutdownState] &= ~HELD;
+  h[kFlags] &= ~HELD;
   if (error === undefined) autoFinish(h);
   else handleError(h, error);
 }
@@ -313,8 +313,8 @@ function abortCause(error: unknown): 'disconnect' | 'shutdown' | null {
 
 /** Listens for the response's `close` (once per handler): for `onConnectionClose`, observers. */
 export function watchClose(h: HandlerCore): void {
-  if ((h[kShutdownState] & CLOSE_WATCHED) !== 0) return;
-  h[kShutdownState] |= CLOSE_WATCHED;
+  if ((h[kFlags] & CLOSE_WATCHED) !== 0) return;
+  h[kFlags] |= CLOSE_WATCHED;
   const res = h.response as ServerResponse & { [kHandler]: unknown };
   res[kHandler] = h;
   // Each fires at most once per response: `on` spares `once`'s wrapper.
@@ -370,16 +370,16 @@ function notifyFinished(h: HandlerCore): void {
 /** The server is draining: aborts the request's signal, calls `onShutdown` when due. */
 export function abortForShutdown(h: HandlerCore): void {
   h[kExtras]?.controller?.abort(new RequestAborted('shutdown'));
-  h[kShutdownState] |= SHUTDOWN_DRAINING;
+  h[kFlags] |= SHUTDOWN_DRAINING;
   deliverShutdown(h);
 }
 
 /** Calls onShutdown once the verb method has run and the server drains, if still unfinished. */
 function deliverShutdown(h: HandlerCore): void {
-  const state = h[kShutdownState];
-  if ((state & ~NOT_SHUTDOWN) !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
+  const state = h[kFlags];
+  if ((state & SHUTDOWN_BITS) !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
   if (!handlerInfoOf(h).watchesShutdown) return;
-  h[kShutdownState] = state | SHUTDOWN_DELIVERED;
+  h[kFlags] = state | SHUTDOWN_DELIVERED;
   try {
     h.onShutdown();
   } catch (error) {

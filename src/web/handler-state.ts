@@ -32,11 +32,11 @@ export const kRawBody: unique symbol = Symbol('rawBody');
 /** The handler's rarely used state ({@link HandlerExtras}), or `null` until something needs it. */
 export const kExtras: unique symbol = Symbol('extras');
 /**
- * 0: nothing; bits: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING}, {@link SHUTDOWN_DELIVERED},
- * and {@link HELD} and {@link CLOSE_WATCHED} (not shutdown matters, but bits of the same number
- * spare a field each).
+ * The lifecycle's flags, one number: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING} and
+ * {@link SHUTDOWN_DELIVERED} (the shutdown's progress, {@link SHUTDOWN_BITS}), {@link HELD} and
+ * {@link CLOSE_WATCHED}. Bits of one number rather than a field each: a held request keeps it.
  */
-export const kShutdownState: unique symbol = Symbol('shutdownState');
+export const kFlags: unique symbol = Symbol('lifecycleFlags');
 /** The request as validated against its verb's schema, once it has been. */
 export const kInput: unique symbol = Symbol('input');
 
@@ -47,8 +47,8 @@ export const SHUTDOWN_DELIVERED = 4;
 export const HELD = 8;
 /** A `close` listener is on the response. */
 export const CLOSE_WATCHED = 16;
-/** The bits that are not about shutdown. */
-export const NOT_SHUTDOWN = HELD | CLOSE_WATCHED;
+/** The bits about shutdown. */
+export const SHUTDOWN_BITS = SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING | SHUTDOWN_DELIVERED;
 
 /**
  * `none`: no body; `unread`: a body not read yet; `streaming`: going to `dataReceived`; `read`:
@@ -102,7 +102,7 @@ export interface HandlerState {
   [kBodyState]: BodyState;
   [kRawBody]: Buffer | null;
   [kExtras]: HandlerExtras | null;
-  [kShutdownState]: number;
+  [kFlags]: number;
   [kInput]: ValidatedInput | null;
 }
 
