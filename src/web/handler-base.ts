@@ -112,7 +112,8 @@ export abstract class HandlerBase {
   /** The raw query string, without the `?` (cut when asked for: a held request keeps no copy). */
   get queryString(): string {
     const url = this.request.url ?? '';
-    return url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+    const q = url.indexOf('?');
+    return q < 0 ? '' : url.slice(q + 1);
   }
 
   /** The response status. */
