@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HttpError, RequestHandler } from '../../src/web/index.js';
 import { serveRoutes } from '../support/servers.js';
 import { RawClient } from '../support/socket.js';
+import { until } from '../support/wait.js';
 
 /** Handlers that hold their request, each released from outside through `held`. */
 function holding(held: RequestHandler[], calls: string[] = []) {
@@ -33,11 +34,6 @@ function holding(held: RequestHandler[], calls: string[] = []) {
   };
 }
 
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!check() && Date.now() < deadline) await delay(5);
-}
-
 describe('holdRequest / releaseRequest', () => {
   it('keeps the response open after the verb returns, until releaseRequest finishes it', async () => {
     const held: RequestHandler[] = [];
@@ -47,7 +43,7 @@ describe('holdRequest / releaseRequest', () => {
       done = true;
       return [res.status, await res.text()];
     });
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, 'a held request');
     await delay(50);
     expect(done).toBe(false);
     held[0]?.write('then released');
@@ -64,7 +60,7 @@ describe('holdRequest / releaseRequest', () => {
       done = true;
       return res.status;
     });
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, 'a held request');
     await delay(50);
     expect(calls).toEqual(['post resolved']);
     expect(done).toBe(false);
@@ -77,14 +73,14 @@ describe('holdRequest / releaseRequest', () => {
     const held: RequestHandler[] = [];
     const { srv, logger } = await serveRoutes([['/held', holding(held)]]);
     const conflict = srv.fetch('/held');
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, 'a held request');
     held[0]?.clear();
     held[0]?.releaseRequest(new HttpError(409, 'taken'));
     const res = await conflict;
     expect(res.status).toBe(409);
     expect(((await res.json()) as { detail?: string }).detail).toBe('taken');
     const broken = srv.fetch('/held');
-    await until(() => held.length === 2);
+    await until(() => held.length === 2, 'two held requests');
     held[1]?.clear();
     held[1]?.releaseRequest(new Error('boom'));
     const failed = await broken;
@@ -99,12 +95,12 @@ describe('holdRequest / releaseRequest', () => {
     const { app, srv } = await serveRoutes([['/held', holding(held, calls)]]);
     const client = await RawClient.connect(srv.port);
     client.get('/held');
-    await until(() => held.length === 1);
+    await until(() => held.length === 1, 'a held request');
     client.destroy();
-    await until(() => calls.includes('onConnectionClose'));
+    await until(() => calls.includes('onConnectionClose'), 'onConnectionClose');
     expect(calls).toEqual(['onConnectionClose']);
     const pending = srv.fetch('/held');
-    await until(() => held.length === 2);
+    await until(() => held.length === 2, 'two held requests');
     app.beginDraining();
     expect((await pending).status).toBe(204);
     expect(calls).toEqual(['onConnectionClose', 'onShutdown']);
