@@ -5,9 +5,10 @@
 //
 // Every package that ends up in a bundle has its name, version and licence text at the bundle's
 // top (MIT and the like ask for the notice to go with every copy).
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
+import { licenceHeader } from './licence-notice.mjs';
 
 const bundles = [
   // TypeBox's builders only (`Type`, `Kind`, …): its compiler and value modules are not used.
@@ -26,26 +27,6 @@ const bundles = [
   },
 ];
 
-/** `node_modules/@scope/name/…` or `node_modules/name/…` → the package's folder. */
-function packageRoot(file) {
-  const parts = file.split('/');
-  const at = parts.lastIndexOf('node_modules');
-  if (at < 0) return undefined;
-  const length = parts[at + 1].startsWith('@') ? 3 : 2;
-  return parts.slice(0, at + length).join('/');
-}
-
-/** One notice per package: name, version and its licence file's text. */
-function notice(root) {
-  const { name, version, license } = JSON.parse(
-    readFileSync(path.join(root, 'package.json'), 'utf8'),
-  );
-  const file = readdirSync(root).find((f) => /^licen[cs]e(\.md|\.txt)?$/i.test(f));
-  if (file === undefined) throw new Error(`${name}: no licence file to keep in its bundle`);
-  const text = readFileSync(path.join(root, file), 'utf8').replaceAll('*/', '* /').trim();
-  return `${name} ${version} (${license})\n\n${text}`;
-}
-
 for (const { out, contents } of bundles) {
   const result = buildSync({
     stdin: { contents, resolveDir: process.cwd(), loader: 'js', sourcefile: path.basename(out) },
@@ -58,9 +39,7 @@ for (const { out, contents } of bundles) {
     logLevel: 'warning',
     legalComments: 'none', // the whole licence texts go at the top instead
   });
-  const roots = [...new Set(Object.keys(result.metafile.inputs).map(packageRoot).filter(Boolean))];
-  if (roots.length === 0) throw new Error(`${out}: no package bundled`);
-  const header = `/*! Bundled by scripts/bundle-vendor.mjs from:\n\n${roots.sort().map(notice).join('\n\n---\n\n')}\n*/\n`;
+  const header = licenceHeader('scripts/bundle-vendor.mjs', result.metafile, out);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, header + result.outputFiles[0].text);
 }
