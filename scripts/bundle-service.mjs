@@ -44,8 +44,8 @@ const vendorPath = {
     esbuild.onLoad({ filter: /[/\\]dist[/\\]web[/\\]schema[/\\]vendor\.js$/ }, ({ path: file }) => {
       const source = readFileSync(file, 'utf8');
       const contents = source.replaceAll("'../../vendor/", "'../vendor/");
-      if (contents.split("'../vendor/").length !== 3) {
-        throw new Error(`${file}: not the two bundle paths '../../vendor/…' expected`);
+      if (contents.split("'../vendor/").length !== 4) {
+        throw new Error(`${file}: not the three bundle paths '../../vendor/…' expected`);
       }
       return { contents, loader: 'js', resolveDir: path.dirname(file) };
     });

@@ -37,13 +37,14 @@ describe('dist/main.js', () => {
     expect(chunks.length).toBeLessThan(20);
   });
 
-  it('takes the schema libraries from dist/vendor/, not from their packages', async () => {
+  it('takes its schemas precompiled from dist/vendor/: Ajv and fast-json-stringify stay unloaded', async () => {
     const service = await startWatchedService();
     const files = (await loadedModules(service)).requiredFiles.map((f) =>
       path.relative(path.dirname(DIST), f),
     );
     expect(files).toContain('dist/vendor/typebox-type.cjs');
-    expect(files).toContain('dist/vendor/schema-validation.cjs');
+    expect(files).toContain('dist/vendor/schemas-precompiled.cjs');
+    expect(files).not.toContain('dist/vendor/schema-validation.cjs');
     const packages = /^node_modules\/(@sinclair\/typebox|ajv|ajv-formats|fast-json-stringify)\//;
     expect(files.filter((f) => packages.test(f))).toEqual([]);
   });

@@ -2,12 +2,14 @@ import type { TSchema } from '@sinclair/typebox';
 import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import type fastJson from 'fast-json-stringify';
 import type { HandlerSchemas, RouteSchema } from './define.js';
-import { validation } from './vendor.js';
-
-const { Ajv: AjvClass, addFormats, fastJson: compileSerializer } = validation;
+import { precompiledSchemas, validationLibraries } from './vendor.js';
 
 // Validators and serializers are compiled once per declared schema (when the application adds the
-// route) and kept by schema object and by handler class: a request only looks them up.
+// route) and kept by schema object and by handler class: a request only looks them up. Those that
+// `npm run build` compiled ahead of time (Ajv's and fast-json-stringify's standalone code, in
+// dist/vendor/schemas-precompiled.cjs) are taken from there by their schema's text and options:
+// the service then starts without loading Ajv at all. A schema changed since the build, or one
+// the build did not see, is compiled at start-up as before.
 
 /** A compiled validator of one part of the request; `null` when the part is not declared. */
 export type PartValidator = ValidateFunction | null;
@@ -49,33 +51,87 @@ const COMMON: Options = { useDefaults: true, strict: true, validateSchema: false
 /** Ajv instances by kind ('url', 'strip', 'refuse') and whether they collect every error. */
 const instances = new Map<string, Ajv>();
 
-function ajvFor(kind: 'url' | 'strip' | 'refuse', allErrors: boolean): Ajv {
+/** How a part of the request is validated: coerced from text, stripped or refused. */
+export type ValidatorKind = 'url' | 'strip' | 'refuse';
+
+/**
+ * Ajv's options for validators of `kind` (with ajv-formats' formats added): the build compiles
+ * ahead of time with these same options.
+ */
+export function ajvOptions(kind: ValidatorKind, allErrors: boolean): Options {
+  const options: Options = { ...COMMON, allErrors };
+  // Path parameters, query arguments and headers are text: coerced to what the schema says.
+  if (kind === 'url') options.coerceTypes = 'array';
+  if (kind === 'strip') options.removeAdditional = 'all';
+  return options;
+}
+
+function ajvFor(kind: ValidatorKind, allErrors: boolean): Ajv {
   const key = `${kind} ${allErrors}`;
   let ajv = instances.get(key);
   if (ajv === undefined) {
-    const options: Options = { ...COMMON, allErrors };
-    // Path parameters, query arguments and headers are text: coerced to what the schema says.
-    if (kind === 'url') options.coerceTypes = 'array';
-    if (kind === 'strip') options.removeAdditional = 'all';
-    ajv = withFormats(new AjvClass(options));
+    const { Ajv: AjvClass, addFormats } = validationLibraries();
+    ajv = new AjvClass(ajvOptions(kind, allErrors));
+    addFormats(ajv); // `date-time`, `email`, `uri`, `uuid`… as JSON Schema defines them
     instances.set(key, ajv);
   }
   return ajv;
 }
 
+/** What was compiled at run time (not found precompiled), for the build to compile ahead. */
+export type CompiledAtRunTime =
+  | {
+      readonly key: string;
+      readonly kind: ValidatorKind;
+      readonly allErrors: boolean;
+      readonly schema: unknown;
+    }
+  | { readonly key: string; readonly kind: 'serializer'; readonly schema: unknown };
+
+const compiledAtRunTime: CompiledAtRunTime[] = [];
+
+/** The validators and serializers this process compiled itself, in order. */
+export function schemasCompiledAtRunTime(): readonly CompiledAtRunTime[] {
+  return compiledAtRunTime;
+}
+
+/**
+ * What a compiled validator or serializer is found by among the precompiled ones: what it is
+ * and its schema's JSON text (TypeBox's symbol-keyed markers are not part of it, and Ajv does
+ * not read them either). `undefined` for a schema with no JSON text (a cycle, a BigInt).
+ */
+export function schemaKey(kind: ValidatorKind | 'serializer', allErrors: boolean, schema: unknown) {
+  try {
+    return `${kind}${kind === 'serializer' ? '' : ` ${allErrors}`} ${JSON.stringify(schema)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function validator(kind: ValidatorKind, allErrors: boolean, schema: TSchema): ValidateFunction {
+  const key = schemaKey(kind, allErrors, schema);
+  if (key === undefined) return ajvFor(kind, allErrors).compile(schema);
+  const ready = precompiledSchemas()?.validators.get(key);
+  if (ready !== undefined) return ready;
+  compiledAtRunTime.push({ key, kind, allErrors, schema });
+  return ajvFor(kind, allErrors).compile(schema);
+}
+
+function serializer(schema: unknown): (value: unknown) => string {
+  const key = schemaKey('serializer', false, schema);
+  const ready = key === undefined ? undefined : precompiledSchemas()?.serializers.get(key);
+  if (ready !== undefined) return ready;
+  if (key !== undefined) compiledAtRunTime.push({ key, kind: 'serializer', schema });
+  return validationLibraries().fastJson(schema as fastJson.AnySchema) as (v: unknown) => string;
+}
+
 /** One part's validators: stopping at the first failure, and listing every failure. */
 function compilePart(
-  kind: 'url' | 'strip' | 'refuse',
+  kind: ValidatorKind,
   schema: TSchema | undefined,
 ): [first: PartValidator, all: PartValidator] {
   if (schema === undefined) return [null, null];
-  return [ajvFor(kind, false).compile(schema), ajvFor(kind, true).compile(schema)];
-}
-
-/** `date-time`, `email`, `uri`, `uuid`… as JSON Schema defines them. */
-function withFormats(ajv: Ajv): Ajv {
-  addFormats(ajv);
-  return ajv;
+  return [validator(kind, false, schema), validator(kind, true, schema)];
 }
 
 /** A copy of `schema` in which every object without its own rule refuses undeclared properties. */
@@ -110,10 +166,7 @@ export function compileSchema(schema: RouteSchema): CompiledSchema {
   const mode = schema.unknownProperties ?? 'strip';
   const serializers = new Map<number, (value: unknown) => string>();
   for (const [status, body] of Object.entries(schema.responses ?? {})) {
-    serializers.set(
-      Number(status),
-      compileSerializer(body as fastJson.AnySchema) as (v: unknown) => string,
-    );
+    serializers.set(Number(status), serializer(body));
   }
   const params = compilePart('url', schema.params);
   const query = compilePart('url', schema.query);

@@ -11,13 +11,14 @@
  */
 import { createRequire } from 'node:module';
 import type * as TypeBox from '@sinclair/typebox';
-import type { Ajv } from 'ajv';
+import type { Ajv, ValidateFunction } from 'ajv';
 import type fastJson from 'fast-json-stringify';
 
 /** The bundles, from dist/web/schema/. */
 export const BUNDLES = {
   typebox: '../../vendor/typebox-type.cjs',
   validation: '../../vendor/schema-validation.cjs',
+  precompiled: '../../vendor/schemas-precompiled.cjs',
 } as const;
 
 const require = createRequire(import.meta.url);
@@ -45,12 +46,36 @@ export interface ValidationLibraries {
   readonly fastJson: typeof fastJson;
 }
 
-/** Ajv, ajv-formats and fast-json-stringify (which uses that same Ajv). */
-export const validation: ValidationLibraries = load<ValidationLibraries>(
-  BUNDLES.validation,
-  () => ({
+let validation: ValidationLibraries | undefined;
+
+/**
+ * Ajv, ajv-formats and fast-json-stringify (which uses that same Ajv), loaded on first call: a
+ * service whose schemas were all compiled by `npm run build` (see {@link precompiledSchemas})
+ * never loads them.
+ */
+export function validationLibraries(): ValidationLibraries {
+  validation ??= load<ValidationLibraries>(BUNDLES.validation, () => ({
     Ajv: require('ajv').Ajv,
     addFormats: require('ajv-formats').default,
     fastJson: require('fast-json-stringify'),
-  }),
-);
+  }));
+  return validation;
+}
+
+/** Validators and serializers compiled ahead of time, by key (see compile.ts's `schemaKey`). */
+export interface PrecompiledSchemas {
+  readonly validators: ReadonlyMap<string, ValidateFunction>;
+  readonly serializers: ReadonlyMap<string, (value: unknown) => string>;
+}
+
+let precompiled: PrecompiledSchemas | null | undefined;
+
+/**
+ * The validators and serializers `npm run build` compiled from the example's routes
+ * (scripts/bundle-vendor.mjs, Ajv's and fast-json-stringify's standalone code), or `null` where
+ * there are none (running from src/, or a build without them).
+ */
+export function precompiledSchemas(): PrecompiledSchemas | null {
+  precompiled ??= load<PrecompiledSchemas | null>(BUNDLES.precompiled, () => null);
+  return precompiled;
+}
