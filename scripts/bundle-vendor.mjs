@@ -3,10 +3,13 @@
 // their types, and the fallback when a bundle is not there (running from src/ under Vitest), come
 // from them. src/web/schema/vendor.ts loads them.
 //
-// Minified, names kept: V8 keeps a script's source text in the heap for as long as its functions
-// live, here the process's life; minified, the two bundles are ~420 KB instead of ~900 KB and the
-// service idles ~0.8 MiB lower (bench/analysis.md, "Idle memory"). The cost: a stack trace into
-// them names the function but points into a long line of the bundle. No source map: under
+// Minified: V8 keeps a script's source text in the heap for as long as its functions live, here
+// the process's life; minified, the two bundles are ~400 KB instead of ~900 KB and the service
+// idles ~1.3 MiB lower (bench/analysis.md, "Idle memory"). Names are not kept (esbuild's
+// `keepNames` sets the name of every function as the bundle loads: 0.5 MiB more and a few ms of
+// start-up); the packages read no function's name. The cost: a stack trace into them (a schema
+// Ajv or fast-json-stringify rejects, when a route is added) names methods but shows other
+// functions by their one-letter names, at a column of a long line. No source map: under
 // `--enable-source-maps` (the image's CMD) Node reads and keeps every loaded file's map, and
 // these two cost the image's service +3.6 MiB of idle RSS.
 //
@@ -46,7 +49,6 @@ for (const { out, contents } of bundles) {
     logLevel: 'warning',
     legalComments: 'none', // the whole licence texts go at the top instead
     minify: true,
-    keepNames: true,
   });
   const header = licenceHeader('scripts/bundle-vendor.mjs', result.metafile, out);
   mkdirSync(path.dirname(out), { recursive: true });
