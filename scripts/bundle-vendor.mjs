@@ -35,6 +35,16 @@ const bundles = [
       "exports.fastJson = require('fast-json-stringify');",
     ].join('\n'),
   },
+  // The packages the service loads at start-up, for dist/main.js's bundle only
+  // (scripts/bundle-service.mjs): one minified file instead of ~35 from node_modules/.
+  {
+    out: 'dist/vendor/service-packages.cjs',
+    contents: [
+      "exports.pino = require('pino');",
+      "exports.Negotiator = require('negotiator');",
+      "exports.secureJson = require('secure-json-parse');",
+    ].join('\n'),
+  },
 ];
 
 for (const { out, contents } of bundles) {
