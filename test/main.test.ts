@@ -48,4 +48,34 @@ describe('dist/main.js', () => {
     const packages = /^node_modules\/(@sinclair\/typebox|ajv|ajv-formats|fast-json-stringify)\//;
     expect(files.filter((f) => packages.test(f))).toEqual([]);
   });
+
+  it('takes pino, negotiator and secure-json-parse from dist/vendor/; of node_modules/ only prom-client', async () => {
+    const service = await startWatchedService();
+    const files = (await loadedModules(service)).requiredFiles.map((f) =>
+      path.relative(path.dirname(DIST), f),
+    );
+    expect(files).toContain('dist/vendor/service-packages.cjs');
+    // prom-client stays the package: its registries are shared with an app's own import of it.
+    expect(files.some((f) => f.startsWith('node_modules/prom-client/'))).toBe(true);
+    const fromPackages = files.filter(
+      (f) => f.startsWith('node_modules/') && !f.startsWith('node_modules/prom-client/'),
+    );
+    expect(fromPackages).toEqual([]);
+    // No chunk imports them from their packages either (scripts/bundle-service.mjs).
+    const bundle = [
+      path.join(DIST, 'main.js'),
+      ...readdirSync(path.join(DIST, 'bundle'))
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => path.join(DIST, 'bundle', f)),
+    ];
+    const imported = bundle.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/^import\s[^;]*?["']([^"'.][^"']*)["']/gm)].map(
+        (match) => match[1] as string,
+      ),
+    );
+    expect(imported).toContain('node:module');
+    for (const name of ['pino', 'negotiator', 'secure-json-parse']) {
+      expect(imported).not.toContain(name);
+    }
+  });
 });

@@ -17,6 +17,7 @@ describe('schema library bundles', () => {
   it.each([
     ['typebox-type.cjs', ['@sinclair/typebox']],
     ['schema-validation.cjs', ['ajv', 'ajv-formats', 'fast-json-stringify', 'fast-uri']],
+    ['service-packages.cjs', ['pino', 'sonic-boom', 'negotiator', 'secure-json-parse']],
   ])('%s starts with the licence of every package in it', (file, packages) => {
     const text = readFileSync(path.join(VENDOR, file), 'utf8');
     const header = text.slice(0, text.indexOf('*/'));
