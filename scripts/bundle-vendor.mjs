@@ -10,7 +10,7 @@
 // start-up); the packages read no function's name. The cost: a stack trace into them (a schema
 // Ajv or fast-json-stringify rejects, when a route is added) names methods but shows other
 // functions by their one-letter names, at a column of a long line. No source map: under
-// `--enable-source-maps` (the image's CMD) Node reads and keeps every loaded file's map, and
+// `--enable-source-maps` (NODE_OPTIONS, off in the image) Node reads and keeps every loaded file's map, and
 // these two cost the image's service +3.6 MiB of idle RSS.
 //
 // Every package that ends up in a bundle has its name, version and licence text at the bundle's

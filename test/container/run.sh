@@ -4,9 +4,9 @@
 #   bash test/container/run.sh        (from anywhere; needs docker and node on PATH)
 #
 # What it checks (any failure → exit 1, after every check has run and the containers are gone):
-#   image    USER is not root, CMD is exec-form `node --enable-source-maps dist/main.js` with no
-#            entrypoint (node is PID 1, not npm or a shell), stack traces map to the TypeScript
-#            sources, NODE_ENV=production, EXPOSE 8080, a HEALTHCHECK without
+#   image    USER is not root, CMD is exec-form `node dist/main.js` with no entrypoint (node is
+#            PID 1, not npm or a shell), the source maps ship (with --enable-source-maps stack
+#            traces map to the TypeScript sources), NODE_ENV=production, EXPOSE 8080, a HEALTHCHECK without
 #            curl/wget, no sources/tests/dev dependencies inside, size within MAX_IMAGE_DELTA_MB of
 #            the base image (MB = 10^6 bytes, as docker prints them)
 #   cluster  --read-only --cap-drop ALL, WORKERS=2 on a free port (host network, 127.0.0.1):
@@ -166,12 +166,13 @@ user=$(inspect '{{.Config.User}}')
 if [[ -n $user && ${user%%:*} != 0 && ${user%%:*} != root ]]; then ok "USER $user (not root)"; else bad "USER is '${user}' (root)"; fi
 cmd=$(inspect '{{json .Config.Cmd}}')
 entrypoint=$(inspect '{{json .Config.Entrypoint}}')
-if [[ $cmd == '["node","--enable-source-maps","dist/main.js"]' && ($entrypoint == null || $entrypoint == '[]') ]]; then
+if [[ $cmd == '["node","dist/main.js"]' && ($entrypoint == null || $entrypoint == '[]') ]]; then
   ok "CMD $cmd, no ENTRYPOINT (node is PID 1)"
 else
-  bad "CMD $cmd ENTRYPOINT $entrypoint (want exec-form node --enable-source-maps dist/main.js, no entrypoint)"
+  bad "CMD $cmd ENTRYPOINT $entrypoint (want exec-form node dist/main.js, no entrypoint)"
 fi
-# A stack trace thrown by the image's own code names the TypeScript source (the source maps ship).
+# With --enable-source-maps (NODE_OPTIONS), a stack trace thrown by the image's own code names the
+# TypeScript source: the source maps ship.
 trace=$(docker run --rm --network none --read-only --cap-drop ALL "$IMAGE" \
   node --enable-source-maps --input-type=module -e "
     const { loadConfig } = await import('/app/dist/service/config.js');
@@ -248,7 +249,7 @@ if wait_status "$origin/readyz" 200 "$name" 20; then
   done
 
   pid1=$(docker exec "$name" cat /proc/1/cmdline | tr '\0' ' ' || true)
-  if [[ $pid1 == 'node --enable-source-maps dist/main.js ' ]]; then ok "PID 1 is '${pid1% }'"; else bad "PID 1 is '$pid1'"; fi
+  if [[ $pid1 == 'node dist/main.js ' ]]; then ok "PID 1 is '${pid1% }'"; else bad "PID 1 is '$pid1'"; fi
 
   docker top "$name" -eo uid,pid,ppid,args >"$tmp/top.txt" || true
   processes=$(awk 'NR > 1' "$tmp/top.txt")
