@@ -33,8 +33,8 @@ export const kRawBody: unique symbol = Symbol('rawBody');
 export const kExtras: unique symbol = Symbol('extras');
 /**
  * The lifecycle's flags, one number: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING} and
- * {@link SHUTDOWN_DELIVERED} (the shutdown's progress, {@link SHUTDOWN_BITS}), {@link HELD} and
- * {@link CLOSE_WATCHED}. Bits of one number rather than a field each: a held request keeps it.
+ * {@link SHUTDOWN_DELIVERED} (the shutdown's progress, {@link SHUTDOWN_BITS}), {@link HELD},
+ * {@link CLOSE_WATCHED} and {@link INPUT_DROPPED}. Bits of one number rather than a field each: a held request keeps it.
  */
 export const kFlags: unique symbol = Symbol('lifecycleFlags');
 /** The request as validated against its verb's schema, once it has been. */
@@ -47,6 +47,11 @@ export const SHUTDOWN_DELIVERED = 4;
 export const HELD = 8;
 /** A `close` listener is on the response. */
 export const CLOSE_WATCHED = 16;
+/**
+ * The verb method returned with the request held: its validated input was let go (a long poll
+ * keeps no copy of its query); `input()` validates the request again if asked.
+ */
+export const INPUT_DROPPED = 32;
 /** The bits about shutdown. */
 export const SHUTDOWN_BITS = SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING | SHUTDOWN_DELIVERED;
 
