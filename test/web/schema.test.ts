@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ApiHandler, Application, RequestHandler, route, Type, url } from '../../src/web/index.js';
 import { kInput } from '../../src/web/handler-state.js';
+import { ApiHandler, Application, RequestHandler, route, Type, url } from '../../src/web/index.js';
 import { serveApp } from '../support/servers.js';
 import { until } from '../support/wait.js';
 
