@@ -66,7 +66,6 @@ export abstract class HandlerBase {
   /** @internal */ [kExtras]: HandlerExtras | null;
   /** @internal */ [kFlags]: number;
   /** @internal */ [kInput]: ValidatedInput | null;
-  #jsonValue: unknown;
   /**
    * The trace context once made; before that, a new trace's log fields when the access line
    * asked for them first (a string: no context object for a request nobody asks about).
@@ -94,7 +93,6 @@ export abstract class HandlerBase {
     this[kExtras] = null;
     this[kFlags] = 0;
     this[kInput] = null;
-    this.#jsonValue = undefined;
     this.#trace = null;
   }
 
@@ -253,14 +251,15 @@ export abstract class HandlerBase {
    */
   json<T = unknown>(): Promise<T> {
     // Not an async function: one settled promise, and a throw becomes its rejection.
-    if (this.#jsonValue === undefined) {
+    const extras = extrasOf(this);
+    if (extras.jsonValue === undefined) {
       try {
-        this.#jsonValue = parseJsonBody(this.body, this.request.headers['content-type']);
+        extras.jsonValue = parseJsonBody(this.body, this.request.headers['content-type']);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return Promise.resolve(this.#jsonValue as T);
+    return Promise.resolve(extras.jsonValue as T);
   }
 
   /** Files of a `multipart/form-data` body by field name (empty for other bodies). */

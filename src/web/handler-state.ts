@@ -100,6 +100,8 @@ export class HandlerExtras {
   cookies: Cookies | null = null;
   /** The handler's `error`: what ended the request, if something did. */
   error: unknown = undefined;
+  /** The body parsed by `json()`, once it has been. */
+  jsonValue: unknown = undefined;
 }
 
 /** The handler's {@link HandlerExtras}, made now if it has none yet. */
