@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import secureJson from 'secure-json-parse';
+import { type Arguments, parseUrlEncoded } from './arguments.js';
 import { HttpError, RequestAborted } from './errors.js';
 import { refusal, tooLarge } from './streaming-body.js';
 
@@ -196,4 +197,23 @@ export function parseJsonBody(body: Buffer, contentType: string | undefined): un
     }
     throw new HttpError(400, `malformed JSON body: ${message}`, { code: 'ERR_INVALID_JSON' });
   }
+}
+
+/** The arguments of an `application/x-www-form-urlencoded` body (none for other bodies). */
+export function parseFormBody(
+  contentType: string | undefined,
+  raw: Buffer | null,
+  maxParams: number,
+): Arguments {
+  const type = contentType ?? '';
+  if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded') || !raw?.length) {
+    return Object.create(null) as Arguments;
+  }
+  const charset = charsetOf(type);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError(415, `unsupported charset ${charset}; forms must be UTF-8`, {
+      code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+    });
+  }
+  return parseUrlEncoded(decodeUtf8(raw), maxParams);
 }

@@ -1,13 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Arguments, cleanArgument, parseUrlEncoded } from './arguments.js';
-import { charsetOf, decodeUtf8, parseJsonBody } from './body.js';
+import { parseFormBody, parseJsonBody } from './body.js';
 import { type Cookies, parseCookieHeader } from './cookies.js';
 import { HttpError, withCode } from './errors.js';
 import type { HandlerHost } from './handler-host.js';
 import { handlerInfoOf } from './handler-info.js';
 import {
+  ABORTED,
+  BODY_BITS,
+  BODY_SHIFT,
+  BODY_STATES,
   type BodyState,
   extrasOf,
+  FINISHED,
   type HandlerExtras,
   kAborted,
   kBodyState,
@@ -19,7 +24,7 @@ import {
   kRawBody,
   NO_CHUNKS,
 } from './handler-state.js';
-import type { Logger } from './log.js';
+import { type Logger, requestLogger } from './log.js';
 import type { Files } from './multipart.js';
 import { clientIp, requestProtocol } from './request-info.js';
 import type { CompiledRoute } from './routing.js';
@@ -43,18 +48,12 @@ export abstract class HandlerBase {
   readonly response: ServerResponse;
   /** The matched route, or `null` for the application's default (not found) handler. */
   readonly route: CompiledRoute<unknown> | null;
-  /** The request method. */
-  readonly method: string;
-  /** The request path as sent (percent-encoded, no query string). */
-  readonly path: string;
   /** Decoded path arguments, in order; set before `prepare` runs. */
   pathArgs: readonly string[];
   /** The request id (see the application's `requestId` setting), or `''`. */
   readonly requestId: string;
   /** `performance.now()` when the handler was created. */
   readonly startTime: number;
-  /** The error that ended the request, if one did (for observers and `onFinish`). */
-  error: unknown;
   /** Body bytes handed to the connection so far (none for HEAD and 204/304 responses). */
   bytesWritten: number;
   /**
@@ -62,18 +61,16 @@ export abstract class HandlerBase {
    * realm="admin"'`); when unset, the `authChallenge` setting's.
    */
   declare readonly authChallenge?: string | undefined;
-  /** @internal */ [kFinished]: boolean;
-  /** @internal */ [kAborted]: boolean;
   /** @internal */ [kChunks]: (string | Uint8Array)[];
-  /** @internal */ [kBodyState]: BodyState;
   /** @internal */ [kRawBody]: Buffer | null;
   /** @internal */ [kExtras]: HandlerExtras | null;
   /** @internal */ [kFlags]: number;
   /** @internal */ [kInput]: ValidatedInput | null;
-  #jsonValue: unknown;
-  #trace: TraceContext | null;
-  /** A new trace's log fields, when the access line asked before anything made the context. */
-  #traceFields: string | undefined;
+  /**
+   * The trace context once made; before that, a new trace's log fields when the access line
+   * asked for them first (a string: no context object for a request nobody asks about).
+   */
+  #trace: TraceContext | string | null;
 
   /** Created by the application for each request; override `initialize`, not this. */
   constructor(
@@ -86,27 +83,65 @@ export abstract class HandlerBase {
     this.request = request;
     this.response = response;
     this.route = route;
-    this.method = request.method ?? 'GET';
-    const url = request.url ?? '/';
-    const q = url.indexOf('?');
-    this.path = q < 0 ? url : url.slice(0, q);
     this.pathArgs = EMPTY_ARGS;
     const makeId = application.settings.requestId;
     this.requestId = makeId === undefined ? '' : makeId(request);
     this.startTime = performance.now();
-    this.error = undefined;
     this.bytesWritten = 0;
-    this[kFinished] = false;
-    this[kAborted] = false;
     this[kChunks] = NO_CHUNKS;
-    this[kBodyState] = 'none';
     this[kRawBody] = null;
     this[kExtras] = null;
     this[kFlags] = 0;
     this[kInput] = null;
-    this.#jsonValue = undefined;
     this.#trace = null;
-    this.#traceFields = undefined;
+  }
+
+  // What few requests need or a flag bit says is not a slot of every handler (a held request
+  // keeps its handler): the fields below are read through accessors.
+
+  /** The request method. */
+  get method(): string {
+    return this.request.method ?? 'GET';
+  }
+
+  /** The request path as sent (percent-encoded, no query string; cut when asked for). */
+  get path(): string {
+    const url = this.request.url ?? '/';
+    const q = url.indexOf('?');
+    return q < 0 ? url : url.slice(0, q);
+  }
+
+  /** The error that ended the request, if one did (for observers and `onFinish`). */
+  get error(): unknown {
+    return this[kExtras]?.error;
+  }
+
+  set error(error: unknown) {
+    extrasOf(this).error = error;
+  }
+
+  /** @internal */ get [kFinished](): boolean {
+    return (this[kFlags] & FINISHED) !== 0;
+  }
+
+  /** @internal */ set [kFinished](on: boolean) {
+    this[kFlags] = on ? this[kFlags] | FINISHED : this[kFlags] & ~FINISHED;
+  }
+
+  /** @internal */ get [kAborted](): boolean {
+    return (this[kFlags] & ABORTED) !== 0;
+  }
+
+  /** @internal */ set [kAborted](on: boolean) {
+    this[kFlags] = on ? this[kFlags] | ABORTED : this[kFlags] & ~ABORTED;
+  }
+
+  /** @internal */ get [kBodyState](): BodyState {
+    return BODY_STATES[(this[kFlags] & BODY_BITS) >> BODY_SHIFT] as BodyState;
+  }
+
+  /** @internal */ set [kBodyState](state: BodyState) {
+    this[kFlags] = (this[kFlags] & ~BODY_BITS) | (BODY_STATES.indexOf(state) << BODY_SHIFT);
   }
 
   /** The raw query string, without the `?` (cut when asked for: a held request keeps no copy). */
@@ -163,25 +198,12 @@ export abstract class HandlerBase {
   /** Arguments from an `application/x-www-form-urlencoded` body (empty for other bodies). */
   get bodyArguments(): Arguments {
     const extras = extrasOf(this);
-    let args = extras.bodyArgs;
-    if (args === null) {
-      const type = this.request.headers['content-type'] ?? '';
-      const isForm = type.toLowerCase().startsWith('application/x-www-form-urlencoded');
-      const raw = this[kRawBody];
-      if (isForm && raw !== null && raw.length > 0) {
-        const charset = charsetOf(type);
-        if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-          throw new HttpError(415, `unsupported charset ${charset}; forms must be UTF-8`, {
-            code: 'ERR_UNSUPPORTED_MEDIA_TYPE',
-          });
-        }
-        args = parseUrlEncoded(decodeUtf8(raw), this.application.settings.maxParams);
-      } else {
-        args = Object.create(null) as Arguments;
-      }
-      extras.bodyArgs = args;
-    }
-    return args;
+    extras.bodyArgs ??= parseFormBody(
+      this.request.headers['content-type'],
+      this[kRawBody],
+      this.application.settings.maxParams,
+    );
+    return extras.bodyArgs;
   }
 
   /**
@@ -229,14 +251,15 @@ export abstract class HandlerBase {
    */
   json<T = unknown>(): Promise<T> {
     // Not an async function: one settled promise, and a throw becomes its rejection.
-    if (this.#jsonValue === undefined) {
+    const extras = extrasOf(this);
+    if (extras.jsonValue === undefined) {
       try {
-        this.#jsonValue = parseJsonBody(this.body, this.request.headers['content-type']);
+        extras.jsonValue = parseJsonBody(this.body, this.request.headers['content-type']);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return Promise.resolve(this.#jsonValue as T);
+    return Promise.resolve(extras.jsonValue as T);
   }
 
   /** Files of a `multipart/form-data` body by field name (empty for other bodies). */
@@ -311,8 +334,11 @@ export abstract class HandlerBase {
    * new one; `spanId` is this server span's own id. Made on first use.
    */
   get traceContext(): TraceContext {
-    this.#trace ??= TraceContext.fromHeaders(this.request.headers, this.#traceFields);
-    return this.#trace;
+    const trace = this.#trace;
+    if (trace !== null && typeof trace !== 'string') return trace;
+    const made = TraceContext.fromHeaders(this.request.headers, trace ?? undefined);
+    this.#trace = made;
+    return made;
   }
 
   /**
@@ -322,10 +348,13 @@ export abstract class HandlerBase {
    * object (one is made from the same ids if asked for later).
    */
   traceLogFields(): string {
-    if (this.#trace !== null) return this.#trace.logFields;
+    const trace = this.#trace;
+    if (typeof trace === 'string') return trace;
+    if (trace !== null) return trace.logFields;
     if (this.request.headers.traceparent !== undefined) return this.traceContext.logFields;
-    this.#traceFields ??= newTraceFields();
-    return this.#traceFields;
+    const fields = newTraceFields();
+    this.#trace = fields;
+    return fields;
   }
 
   /**
@@ -343,20 +372,7 @@ export abstract class HandlerBase {
    */
   get log(): Logger {
     const extras = extrasOf(this);
-    if (extras.log === null) {
-      const base = this.application.logger;
-      if (base.child) {
-        const trace = this.traceContext;
-        const fields: Record<string, unknown> = {};
-        if (this.requestId !== '') fields.reqId = this.requestId;
-        fields.trace_id = trace.traceId;
-        fields.span_id = trace.spanId;
-        fields.trace_flags = trace.traceFlagsHex;
-        extras.log = base.child(fields);
-      } else {
-        extras.log = base;
-      }
-    }
+    extras.log ??= requestLogger(this.application.logger, this);
     return extras.log;
   }
 

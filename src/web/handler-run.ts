@@ -11,6 +11,7 @@ import {
   extrasOf,
   type HandlerCore,
   HELD,
+  INPUT_DROPPED,
   kAborted,
   kBodyState,
   kExtras,
@@ -228,7 +229,16 @@ function runVerb(h: HandlerCore, verb: Verb): void {
 }
 
 function autoFinish(h: HandlerCore): void {
-  if (h[kFinished] || (h[kFlags] & HELD) !== 0) return;
+  if (h[kFinished]) return;
+  if ((h[kFlags] & HELD) !== 0) {
+    // The verb returned with the request held: what it validated goes, as it would with a
+    // promise's closure; `input()` validates again if asked (see INPUT_DROPPED).
+    if (h[kInput] !== null) {
+      h[kInput] = null;
+      h[kFlags] |= INPUT_DROPPED;
+    }
+    return;
+  }
   try {
     h.finish();
   } catch (error) {

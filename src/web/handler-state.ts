@@ -11,7 +11,9 @@ import type { SchemaSubject, ValidatedInput } from './schema/validate.js';
 
 // The lifecycle's own state lives on each handler under these symbols: plain properties (no
 // allocation beyond the handler itself, the same shape for every request), out of reach of a
-// subclass's fields and methods, which could otherwise clobber them by name.
+// subclass's fields and methods, which could otherwise clobber them by name. `kFinished`,
+// `kAborted` and `kBodyState` are bits of `kFlags`, read and written through accessors of
+// `HandlerBase`: a slot of every handler each otherwise, which a held request keeps.
 
 /** `finish` ran, or the request ended otherwise: nothing more is sent. */
 export const kFinished: unique symbol = Symbol('finished');
@@ -33,8 +35,9 @@ export const kRawBody: unique symbol = Symbol('rawBody');
 export const kExtras: unique symbol = Symbol('extras');
 /**
  * The lifecycle's flags, one number: {@link SHUTDOWN_VERB_RAN}, {@link SHUTDOWN_DRAINING} and
- * {@link SHUTDOWN_DELIVERED} (the shutdown's progress, {@link SHUTDOWN_BITS}), {@link HELD} and
- * {@link CLOSE_WATCHED}. Bits of one number rather than a field each: a held request keeps it.
+ * {@link SHUTDOWN_DELIVERED} (the shutdown's progress, {@link SHUTDOWN_BITS}), {@link HELD},
+ * {@link CLOSE_WATCHED}, {@link INPUT_DROPPED}, {@link FINISHED}, {@link ABORTED} and the body
+ * state ({@link BODY_BITS}). Bits of one number rather than a field each: a held request keeps it.
  */
 export const kFlags: unique symbol = Symbol('lifecycleFlags');
 /** The request as validated against its verb's schema, once it has been. */
@@ -47,6 +50,18 @@ export const SHUTDOWN_DELIVERED = 4;
 export const HELD = 8;
 /** A `close` listener is on the response. */
 export const CLOSE_WATCHED = 16;
+/**
+ * The verb method returned with the request held: its validated input was let go (a long poll
+ * keeps no copy of its query); `input()` validates the request again if asked.
+ */
+export const INPUT_DROPPED = 32;
+/** `finish` ran, or the request ended otherwise (`kFinished`). */
+export const FINISHED = 64;
+/** The client went away before the response was finished (`kAborted`). */
+export const ABORTED = 128;
+/** Where the request body is (`kBodyState`): an index into {@link BODY_STATES}, in these bits. */
+export const BODY_SHIFT = 8;
+export const BODY_BITS = 3 << BODY_SHIFT;
 /** The bits about shutdown. */
 export const SHUTDOWN_BITS = SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING | SHUTDOWN_DELIVERED;
 
@@ -55,6 +70,7 @@ export const SHUTDOWN_BITS = SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING | SHUTDOWN_DE
  * wholly read.
  */
 export type BodyState = 'none' | 'unread' | 'streaming' | 'read';
+export const BODY_STATES: readonly BodyState[] = ['none', 'unread', 'streaming', 'read'];
 
 /** A value `write` accepts: text, bytes, or anything else, which is sent as JSON. */
 export type Chunk = string | Uint8Array | object | number | boolean | null;
@@ -82,6 +98,10 @@ export class HandlerExtras {
   log: Logger | null = null;
   /** The request's cookies, once asked for. */
   cookies: Cookies | null = null;
+  /** The handler's `error`: what ended the request, if something did. */
+  error: unknown = undefined;
+  /** The body parsed by `json()`, once it has been. */
+  jsonValue: unknown = undefined;
 }
 
 /** The handler's {@link HandlerExtras}, made now if it has none yet. */

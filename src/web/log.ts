@@ -32,3 +32,24 @@ export const stderrLogger: Logger = {
   info: () => {},
   debug: () => {},
 };
+
+/** What a request's logger carries: its id and its trace context (read only if it is used). */
+export interface LogSubject {
+  readonly requestId: string;
+  readonly traceContext: { traceId: string; spanId: string; traceFlagsHex: string };
+}
+
+/**
+ * A request's logger: `base`'s child with the request id (when there is one) and the trace
+ * context's `trace_id`, `span_id` and `trace_flags`; `base` itself when it makes no children.
+ */
+export function requestLogger(base: Logger, subject: LogSubject): Logger {
+  if (!base.child) return base;
+  const trace = subject.traceContext;
+  const fields: Record<string, unknown> = {};
+  if (subject.requestId !== '') fields.reqId = subject.requestId;
+  fields.trace_id = trace.traceId;
+  fields.span_id = trace.spanId;
+  fields.trace_flags = trace.traceFlagsHex;
+  return base.child(fields);
+}

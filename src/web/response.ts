@@ -14,10 +14,16 @@ import { ServerResponse, validateHeaderName, validateHeaderValue } from './node-
 // long poll) that has set no header of its own keeps no header array at all.
 
 const kPending = Symbol('pendingHeaders');
-const kDirect = Symbol('directHeaders');
 const kShared = Symbol('sharedDefaults');
 
 type HeaderValue = number | string | readonly string[];
+
+/**
+ * The pending "array" of a response whose headers are in node:http's store (moved there for a
+ * header operation other than setting one): a marker, never written to, rather than a flag of
+ * its own on every response.
+ */
+const IN_STORE: HeaderValue[] = [];
 
 /** `writeHead` as node:http takes it at run time (the typings' overloads, loosened). */
 type WriteHead = (
@@ -51,22 +57,22 @@ const BaseResponse = ServerResponse as unknown as new (
  * single `writeHead(status, [name, value, …])`. Reading headers back works as usual.
  */
 export class FastResponse extends BaseResponse {
-  /** Headers set through `putHeader`, not yet in node:http's store. */
+  /**
+   * Headers set through `putHeader`, not yet in node:http's store; {@link IN_STORE} once the
+   * store is in use.
+   */
   declare [kPending]: HeaderValue[] | null;
   /**
    * Not `null`: the pending array is a shared array of defaults, to be copied before any change,
    * and this is the value of the `X-Request-Id` that follows them (`''`: none).
    */
   declare [kShared]: string | null;
-  /** node:http's store is in use: the pending array was moved into it. */
-  declare [kDirect]: boolean;
 
   // Assigned here rather than as class fields, which V8 defines through an extra initialiser call.
   constructor(req: IncomingMessage, options?: object) {
     super(req, options);
     this[kPending] = null;
     this[kShared] = null;
-    this[kDirect] = false;
   }
 
   /**
@@ -74,10 +80,9 @@ export class FastResponse extends BaseResponse {
    * (Once the head is out, the array stays: it is what was sent, and node:http refuses changes.)
    */
   useStore(): void {
-    if (this[kDirect] || this.headersSent) return;
-    this[kDirect] = true;
+    if (this[kPending] === IN_STORE || this.headersSent) return;
     const pending = ownPending(this);
-    this[kPending] = null;
+    this[kPending] = IN_STORE;
     if (pending === null) return;
     for (let i = 0; i < pending.length; i += 2) {
       super.setHeader(pending[i] as string, pending[i + 1] as HeaderValue);
@@ -106,7 +111,7 @@ export class FastResponse extends BaseResponse {
 
   override getHeader(name: string): OutgoingHttpHeader | undefined {
     const pending = ownPending(this);
-    if (this[kDirect] || pending === null) return super.getHeader(name);
+    if (pending === null || pending === IN_STORE) return super.getHeader(name);
     if (typeof name !== 'string') return super.getHeader(name); // node:http's type error
     const i = indexOf(pending, name, name.toLowerCase());
     return i < 0 ? undefined : (pending[i + 1] as OutgoingHttpHeader);
@@ -114,14 +119,14 @@ export class FastResponse extends BaseResponse {
 
   override hasHeader(name: string): boolean {
     const pending = ownPending(this);
-    if (this[kDirect] || pending === null) return super.hasHeader(name);
+    if (pending === null || pending === IN_STORE) return super.hasHeader(name);
     if (typeof name !== 'string') return super.hasHeader(name);
     return indexOf(pending, name, name.toLowerCase()) >= 0;
   }
 
   override getHeaderNames(): string[] {
     const pending = ownPending(this);
-    if (this[kDirect] || pending === null) return super.getHeaderNames();
+    if (pending === null || pending === IN_STORE) return super.getHeaderNames();
     const names: string[] = [];
     for (let i = 0; i < pending.length; i += 2) names.push((pending[i] as string).toLowerCase());
     return names;
@@ -130,7 +135,7 @@ export class FastResponse extends BaseResponse {
   /** node:http's `getRawHeaderNames` (missing from its typings). */
   getRawHeaderNames(): string[] {
     const pending = ownPending(this);
-    if (this[kDirect] || pending === null) return baseRawHeaderNames.call(this);
+    if (pending === null || pending === IN_STORE) return baseRawHeaderNames.call(this);
     const names: string[] = [];
     for (let i = 0; i < pending.length; i += 2) names.push(pending[i] as string);
     return names;
@@ -138,7 +143,7 @@ export class FastResponse extends BaseResponse {
 
   override getHeaders(): OutgoingHttpHeaders {
     const pending = ownPending(this);
-    if (this[kDirect] || pending === null) return super.getHeaders();
+    if (pending === null || pending === IN_STORE) return super.getHeaders();
     const headers: OutgoingHttpHeaders = Object.create(null);
     for (let i = 0; i < pending.length; i += 2) {
       headers[(pending[i] as string).toLowerCase()] = pending[i + 1] as OutgoingHttpHeader;
@@ -159,7 +164,7 @@ export const fastWriteHead = function writeHead(
   headers?: unknown,
 ) {
   const pending = ownPending(this);
-  if (pending !== null && !this[kDirect] && reason === undefined && headers === undefined) {
+  if (pending !== null && pending !== IN_STORE && reason === undefined && headers === undefined) {
     return baseWriteHead.call(this, status, pending);
   }
   this.useStore();
@@ -173,7 +178,7 @@ FastResponse.prototype.writeHead = fastWriteHead as unknown as FastResponse['wri
  * place, as `setHeader` does); otherwise with `setHeader`.
  */
 export function putHeader(res: ServerResponse, name: string, value: string): void {
-  if (!(res instanceof FastResponse) || res[kDirect] || res.headersSent) {
+  if (!(res instanceof FastResponse) || res[kPending] === IN_STORE || res.headersSent) {
     res.setHeader(name, value);
     return;
   }
@@ -238,7 +243,7 @@ export function putDefaultHeaders(
   defaults: readonly string[],
   requestId = '',
 ): void {
-  if (res instanceof FastResponse && res[kPending] === null && !res[kDirect]) {
+  if (res instanceof FastResponse && res[kPending] === null) {
     res[kPending] = defaults as string[];
     res[kShared] = requestId;
     return;

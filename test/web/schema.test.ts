@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { kInput } from '../../src/web/handler-state.js';
 import { ApiHandler, Application, RequestHandler, route, Type, url } from '../../src/web/index.js';
 import { serveApp } from '../support/servers.js';
+import { until } from '../support/wait.js';
 
 const Item = Type.Object({ id: Type.Integer(), name: Type.String() });
 
@@ -171,6 +173,43 @@ describe('declared schemas', () => {
     const res = await srv.fetch('/plain', { method: 'POST', body: 'not json' });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('plain');
+  });
+
+  it('lets a held request keep no input, and validates it again when read later', async () => {
+    const held: ApiHandler[] = [];
+    let seen: unknown;
+    class Holding extends ApiHandler {
+      static schema = { get: GetItem };
+      override get(): void {
+        expect(this.input(GetItem).query.limit).toBe(3);
+        this.holdRequest();
+        held.push(this);
+      }
+      answer(): void {
+        const { params, query, headers } = this.input(GetItem);
+        seen = { params, query, headers };
+        this.reply(GetItem, 200, {
+          item: { id: params.id, name: 'x' },
+          limit: query.limit,
+          tags: [],
+        });
+        this.releaseRequest();
+      }
+    }
+    const srv = await serveApp([url('/held/{id}', Holding)]);
+    const pending = srv.fetch('/held/4?limit=3&tag=a', { headers: { 'x-tenant': 'acme' } });
+    await until(() => held.length === 1, 'a held request');
+    const handler = held[0] as Holding;
+    expect(handler[kInput]).toBeNull();
+    handler.answer();
+    expect(seen).toEqual({
+      params: { id: 4 },
+      query: { limit: 3, tag: ['a'] },
+      headers: { 'x-tenant': 'acme' },
+    });
+    expect(handler.input(GetItem)).toBe(handler.input(GetItem)); // validated once more, then kept
+    const res = await pending;
+    expect(await res.json()).toEqual({ item: { id: 4, name: 'x' }, limit: 3, tags: [] });
   });
 
   it('compiles when the route is added: a broken schema fails at start', () => {

@@ -1,8 +1,10 @@
 import { withCode } from '../errors.js';
 import { RequestHandler } from '../handler.js';
-import { kInput } from '../handler-state.js';
+import { handlerInfoOf } from '../handler-info.js';
+import { INPUT_DROPPED, kFlags, kInput } from '../handler-state.js';
 import { compileSchema } from './compile.js';
 import type { ResponseStatus, ResponseValue, RouteInput, RouteSchema } from './define.js';
+import { type ValidatedInput, validateRequest } from './validate.js';
 
 /**
  * A {@link RequestHandler} for JSON APIs: its verbs read their request as declared in the class's
@@ -22,10 +24,13 @@ import type { ResponseStatus, ResponseValue, RouteInput, RouteSchema } from './d
 export class ApiHandler<O = undefined, U = unknown> extends RequestHandler<O, U> {
   /**
    * The validated request of the running verb, typed from `schema`: the one the class's
-   * `static schema` lists for this verb (any other throws, `ERR_SCHEMA_MISMATCH`).
+   * `static schema` lists for this verb (any other throws, `ERR_SCHEMA_MISMATCH`). A verb that
+   * holds its request (`holdRequest()`) lets it go when it returns, so that a held request keeps
+   * no copy: read later (when the request is released, say), the request is validated again,
+   * to the same values (changes made to the first object are not in the new one).
    */
   input<S extends RouteSchema>(schema: S): RouteInput<S> {
-    const input = this[kInput];
+    const input = this[kInput] ?? revalidated(this);
     if (input === null || input.schema !== schema) {
       throw withCode(
         new Error(`${this.constructor.name}: this verb's static schema is not the one given`),
@@ -57,4 +62,15 @@ export class ApiHandler<O = undefined, U = unknown> extends RequestHandler<O, U>
     this.setHeader('Content-Type', 'application/json; charset=utf-8');
     this.finish(serialize(value));
   }
+}
+
+/** The input dropped when the verb returned holding the request, validated again; or `null`. */
+function revalidated(h: ApiHandler<unknown, unknown>): ValidatedInput | null {
+  if ((h[kFlags] & INPUT_DROPPED) === 0) return null;
+  const info = handlerInfoOf(h);
+  const verb = info.verbs.get(h.method);
+  const compiled = verb === undefined || info.schemas === null ? undefined : info.schemas.get(verb);
+  if (compiled === undefined) return null;
+  h[kInput] = validateRequest(h, compiled);
+  return h[kInput];
 }
