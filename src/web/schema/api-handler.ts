@@ -1,6 +1,7 @@
 import { withCode } from '../errors.js';
 import { RequestHandler } from '../handler.js';
 import { kInput } from '../handler-state.js';
+import { putHeader } from '../response.js';
 import { compileSchema } from './compile.js';
 import type { ResponseStatus, ResponseValue, RouteInput, RouteSchema } from './define.js';
 
@@ -54,7 +55,8 @@ export class ApiHandler<O = undefined, U = unknown> extends RequestHandler<O, U>
       this.finish(); // no body: the declaration (`Type.Null()`) is for the API document
       return;
     }
-    this.setHeader('Content-Type', 'application/json; charset=utf-8');
+    // A constant, checked already: straight into the pending headers, as `write(value)` sets it.
+    putHeader(this.response, 'Content-Type', 'application/json; charset=utf-8');
     this.finish(serialize(value));
   }
 }
