@@ -123,16 +123,22 @@ function unknownPropertyTest(schema: TSchema): ((value: unknown) => boolean) | n
   const rest = Object.entries(schema).filter(([keyword]) => keyword !== 'properties');
   if (mayStrip(rest.map(([, value]) => value)) || mayStrip(Object.values(properties))) return null;
   const declared = new Set(Object.keys(properties));
-  // Required and declared, without a default: a valid body has each of them (a default fills in
-  // what a body lacks, and a required name not declared is itself stripped).
+  // Required and declared, without a default: a valid plain object has each of them as a key of
+  // its own (a default fills in what a body lacks, a required name not declared is itself
+  // stripped, and Object.prototype could answer for `toString` and the like).
   const byName = properties as Record<string, unknown>;
   const requiredDeclared = new Set(
     (Array.isArray(required) ? required : []).filter(
-      (name) => declared.has(name) && !Object.hasOwn(byName[name] as object, 'default'),
+      (name) =>
+        declared.has(name) &&
+        !(name in Object.prototype) &&
+        !Object.hasOwn(byName[name] as object, 'default'),
     ),
   ).size;
   return (value) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+    // Not what JSON.parse makes (a class instance checked by `validateBody`, say): Ajv strips.
+    if (Object.getPrototypeOf(value) !== Object.prototype) return true;
     let count = 0;
     for (const _ in value) count++;
     if (count <= requiredDeclared) return false;

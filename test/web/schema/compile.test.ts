@@ -97,4 +97,29 @@ describe('body validation with unknown properties stripped', () => {
     expect(first?.(declared)).toBe(true);
     expect(declared).toStrictEqual({ a: 'x', b: 2, c: 3 });
   });
+
+  it('strips what only looks complete: inherited required properties', () => {
+    // `toString` is required and any value fits: Object.prototype's answers for it.
+    const Inherited = Type.Object({ toString: Type.Unknown() });
+    const first = compileSchema(route({ body: Inherited })).firstFailure.body;
+    const plain = { zz: 1 };
+    expect(first?.(plain)).toBe(true);
+    expect(plain).toStrictEqual({});
+    // A class instance whose getter answers for a required property.
+    class Message {
+      zz = 1;
+      get a(): string {
+        return 'x';
+      }
+    }
+    const OnlyA = Type.Object({ a: Type.String() });
+    const instance = new Message();
+    const expected = reference.compile(OnlyA);
+    const theirs = new Message();
+    expect(compileSchema(route({ body: OnlyA })).firstFailure.body?.(instance)).toBe(
+      expected(theirs),
+    );
+    expect(Object.keys(instance)).toEqual(Object.keys(theirs));
+    expect(Object.keys(instance)).toEqual([]);
+  });
 });
