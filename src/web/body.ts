@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import secureJson from 'secure-json-parse';
 import { type Arguments, parseUrlEncoded } from './arguments.js';
 import { HttpError, RequestAborted } from './errors.js';
+import { markConsumed } from './node-http.js';
 import { refusal, tooLarge } from './streaming-body.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -41,9 +42,34 @@ export type BodyDone = (error: Error | null, body: Buffer) => void;
  * refused before a byte is read.)
  */
 export function readBody(req: IncomingMessage, maxBytes: number, done: BodyDone): void {
+  const refused = refusal(req, maxBytes);
+  if (refused !== null) {
+    if (refused instanceof Error) done(refused, EMPTY);
+    else done(null, refused);
+    return;
+  }
+  // Most bodies come in the same read from the socket as their head: node:http pushes them, and
+  // their end, into the request's buffer once the 'request' listener returns. A tick later such a
+  // body is taken whole with one `read()`, without the stream's flowing mode ('data' and 'end'
+  // listeners, a tick to resume, another to end); one still arriving is read as it comes.
+  process.nextTick(takeBody, req, maxBytes, done);
+}
+
+function takeBody(req: IncomingMessage, maxBytes: number, done: BodyDone): void {
+  if (!req.complete || req.destroyed || req.readableFlowing !== null) {
+    readArriving(req, maxBytes, done);
+    return;
+  }
+  const body = (req.read() as Buffer | null) ?? EMPTY;
+  markConsumed(req);
+  if (body.length > maxBytes) done(tooLarge(maxBytes), EMPTY);
+  else done(null, body);
+}
+
+/** {@link readBody} of a body still arriving (or of a request gone meanwhile). */
+function readArriving(req: IncomingMessage, maxBytes: number, done: BodyDone): void {
   // The same checks and outcomes as streamBody (which streaming handlers use), without a callback
-  // per chunk, a promise or a microtask between the last chunk and the handler: most bodies
-  // arrive in one piece.
+  // per chunk, a promise or a microtask between the last chunk and the handler.
   const refused = refusal(req, maxBytes);
   if (refused !== null) {
     if (refused instanceof Error) done(refused, EMPTY);

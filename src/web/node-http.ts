@@ -27,3 +27,14 @@ export function contentLengthOf(res: http.ServerResponse, body: string): number 
   const length = (res as { _contentLength?: unknown })._contentLength;
   return typeof length === 'number' ? length : Buffer.byteLength(body);
 }
+
+/**
+ * Marks a request whose body was taken whole with `read()` after it ended as read, as node:http's
+ * `IncomingMessage._read` does on a first read (`_consuming`, in every Node since 0.x; a `read()`
+ * after the end never reaches `_read`). Otherwise node:http, seeing a request nobody read when its
+ * response finishes, "dumps" it: resumes the ended stream, a tick and a flow for nothing (about
+ * 2 % of the CPU of a small JSON POST). A Node version without the flag just dumps it again.
+ */
+export function markConsumed(req: http.IncomingMessage): void {
+  (req as { _consuming?: boolean })._consuming = true;
+}

@@ -9,6 +9,7 @@ import {
   rawRequest,
 } from '../support/http.js';
 import { serveApp } from '../support/servers.js';
+import { RawClient } from '../support/socket.js';
 
 async function problem(res: Response): Promise<Record<string, unknown>> {
   expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -544,6 +545,56 @@ describe('body limits', () => {
     const over = await srv.fetch('/body', { method: 'POST', body: 'z'.repeat(1025) });
     expect(over.status).toBe(413);
     await over.body?.cancel();
+  });
+
+  it('a body that arrives after its head, or whole with it, reaches the handler whole', async () => {
+    // The whole body is usually taken from the request's buffer a tick after its head; one still
+    // arriving then is read as it comes.
+    const srv = await serveApp(routes, { maxBodyBytes: 1024 });
+    const client = await RawClient.connect(srv.port);
+    await client.write(buildRequest('POST', '/body', { 'Content-Length': 700 }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.write('a'.repeat(300));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await client.write('b'.repeat(400));
+    const late = await client.readResponse(5_000, 'POST');
+    expect(late.status).toBe(200);
+    expect(JSON.parse(late.text())).toEqual({ bytes: 700 });
+    // The same connection goes on: a body sent with its head, then a chunked one whole.
+    client.send(buildRequest('POST', '/body', {}, 'c'.repeat(1000)));
+    const whole = await client.readResponse(5_000, 'POST');
+    expect(JSON.parse(whole.text())).toEqual({ bytes: 1000 });
+    client.send(
+      Buffer.concat([
+        buildRequest('POST', '/body', { 'Transfer-Encoding': 'chunked' }),
+        chunk('ddd'),
+        Buffer.from(LAST_CHUNK),
+      ]),
+    );
+    const chunked = await client.readResponse(5_000, 'POST');
+    expect(JSON.parse(chunked.text())).toEqual({ bytes: 3 });
+    client.destroy();
+  });
+
+  it('a chunked body over the limit that came whole with its head is a 413 too', async () => {
+    const srv = await serveApp(routes, { maxBodyBytes: 1024 });
+    bodyCalls = 0;
+    const head = buildRequest('POST', '/body', {
+      'Transfer-Encoding': 'chunked',
+      Connection: 'close',
+    });
+    const { response } = await rawRequest(
+      srv.port,
+      Buffer.concat([
+        head,
+        chunk('x'.repeat(600)),
+        chunk('y'.repeat(600)),
+        Buffer.from(LAST_CHUNK),
+      ]),
+    );
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.text())).toMatchObject({ status: 413 });
+    expect(bodyCalls).toBe(0);
   });
 
   it('a static maxBodyBytes on the class overrides the application setting', async () => {

@@ -2,6 +2,7 @@ import { withCode } from '../errors.js';
 import { RequestHandler } from '../handler.js';
 import { handlerInfoOf } from '../handler-info.js';
 import { INPUT_DROPPED, kFlags, kInput } from '../handler-state.js';
+import { putHeader } from '../response.js';
 import { compileSchema } from './compile.js';
 import type { ResponseStatus, ResponseValue, RouteInput, RouteSchema } from './define.js';
 import { type ValidatedInput, validateRequest } from './validate.js';
@@ -59,7 +60,8 @@ export class ApiHandler<O = undefined, U = unknown> extends RequestHandler<O, U>
       this.finish(); // no body: the declaration (`Type.Null()`) is for the API document
       return;
     }
-    this.setHeader('Content-Type', 'application/json; charset=utf-8');
+    // A constant, checked already: straight into the pending headers, as `write(value)` sets it.
+    putHeader(this.response, 'Content-Type', 'application/json; charset=utf-8');
     this.finish(serialize(value));
   }
 }

@@ -26,6 +26,9 @@ export interface ValidatedInput {
   readonly body: unknown;
 }
 
+/** A validator stopping at the first failure: yes or no, its failures listed by another. */
+type FirstFailure = (value: unknown) => boolean;
+
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /**
@@ -49,7 +52,7 @@ export function validationError(
  * for the answer. Validation only coerces, fills in defaults and strips, all idempotent, so the
  * second pass sees the same failures (and were it to pass, the value does fit the schema).
  */
-function check(part: string, first: ValidateFunction, all: ValidateFunction, value: unknown): void {
+function check(part: string, first: FirstFailure, all: ValidateFunction, value: unknown): void {
   if (!first(value) && !all(value)) throw validationError(part, all);
 }
 
@@ -94,15 +97,15 @@ function headersOf(h: SchemaSubject, c: CompiledSchema): Record<string, unknown>
 export function validateRequest(h: SchemaSubject, c: CompiledSchema): ValidatedInput {
   const first = c.firstFailure;
   const params = c.params === null ? EMPTY : paramsOf(h);
-  if (c.params !== null) check('params', first.params as ValidateFunction, c.params, params);
+  if (c.params !== null) check('params', first.params as FirstFailure, c.params, params);
   const headers = c.headers === null ? EMPTY : headersOf(h, c);
-  if (c.headers !== null) check('headers', first.headers as ValidateFunction, c.headers, headers);
+  if (c.headers !== null) check('headers', first.headers as FirstFailure, c.headers, headers);
   const query = c.query === null ? EMPTY : queryOf(h, c);
-  if (c.query !== null) check('query', first.query as ValidateFunction, c.query, query);
+  if (c.query !== null) check('query', first.query as FirstFailure, c.query, query);
   let body: unknown;
   if (c.body !== null) {
     body = parseJsonBody(h.body, h.request.headers['content-type']);
-    check('body', first.body as ValidateFunction, c.body, body);
+    check('body', first.body as FirstFailure, c.body, body);
   }
   return { schema: c.schema, params, query, headers, body };
 }
@@ -118,6 +121,6 @@ export function validateBody<S extends RouteSchema>(
 ): RouteInput<S>['body'] {
   const compiled = compileSchema(schema);
   if (compiled.body === null) throw new TypeError('this schema declares no body');
-  check('body', compiled.firstFailure.body as ValidateFunction, compiled.body, value);
+  check('body', compiled.firstFailure.body as FirstFailure, compiled.body, value);
   return value as RouteInput<S>['body'];
 }

@@ -75,9 +75,12 @@ describe('precompiled validators', () => {
         expect(ahead, `precompiled ${key.slice(0, 40)}…`).toBeTypeOf('function');
         const atStart = (allErrors ? compiled[part] : compiled.firstFailure[part]) as Validate;
         for (const input of inputs) {
-          expect(outcome(ahead as Validate, input), JSON.stringify(input)).toEqual(
-            outcome(atStart, input),
-          );
+          const expected = outcome(atStart, input);
+          const got = outcome(ahead as Validate, input);
+          // A first-failure validator answers yes or no (the failures come from the other one),
+          // and a stripped body's may be two validators (compile.ts, compileStrippedBody).
+          if (!allErrors) expected.errors = got.errors = null;
+          expect(got, JSON.stringify(input)).toEqual(expected);
         }
       }
     },
