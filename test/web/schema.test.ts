@@ -48,6 +48,8 @@ class ItemHandler extends ApiHandler {
     const { params, body } = this.input(PutItem);
     // The extra field must not leak: the serializer keeps only what the schema declares.
     const stored = { id: params.id, name: body.name, secret: 'hunter2', seen: Object.keys(body) };
+    // What the verb received, stripped or not: its keys, in a header.
+    this.setHeader('X-Body-Keys', Object.keys(body).join(','));
     this.reply(PutItem, 200, stored);
   }
 }
@@ -151,6 +153,10 @@ describe('declared schemas', () => {
     const srv = await serveApp(routes);
     const res = await srv.fetch('/items/3', json({ name: 'ok', size: 1, admin: true }));
     expect(res.status).toBe(200);
+    expect(res.headers.get('x-body-keys')).toBe('name,size');
+    // Nothing to strip (the validator that skips Ajv's stripping pass): the body as sent.
+    const plain = await srv.fetch('/items/3', json({ size: 2, name: 'ok' }));
+    expect(plain.headers.get('x-body-keys')).toBe('size,name');
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({ id: 3, name: 'ok' });
     expect(text).not.toContain('hunter2');
