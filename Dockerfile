@@ -26,7 +26,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/licence-notice.mjs scripts/bundle-vendor.mjs scripts/precompile-schemas.mjs scripts/bundle-service.mjs ./scripts/
+COPY scripts/package-bundle.mjs scripts/bundle-vendor.mjs scripts/precompile-schemas.mjs scripts/bundle-service.mjs ./scripts/
 COPY src ./src
 # Declarations and the incremental build info are of no use at run time; source maps stay (small,
 # they map stack traces to the TypeScript file names with --enable-source-maps).

@@ -15,10 +15,7 @@
 //
 // Every package that ends up in a bundle has its name, version and licence text at the bundle's
 // top (MIT and the like ask for the notice to go with every copy).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { buildSync } from 'esbuild';
-import { licenceHeader } from './licence-notice.mjs';
+import { writePackageBundle } from './package-bundle.mjs';
 
 const bundles = [
   // TypeBox's builders only (`Type`, `Kind`, …): its compiler and value modules are not used.
@@ -48,19 +45,5 @@ const bundles = [
 ];
 
 for (const { out, contents } of bundles) {
-  const result = buildSync({
-    stdin: { contents, resolveDir: process.cwd(), loader: 'js', sourcefile: path.basename(out) },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    write: false,
-    metafile: true,
-    logLevel: 'warning',
-    legalComments: 'none', // the whole licence texts go at the top instead
-    minify: true,
-  });
-  const header = licenceHeader('scripts/bundle-vendor.mjs', result.metafile, out);
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, header + result.outputFiles[0].text);
+  writePackageBundle('scripts/bundle-vendor.mjs', out, contents, { minify: true });
 }

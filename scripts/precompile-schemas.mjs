@@ -10,12 +10,11 @@
 // builds its Application from them here. The Application compiles their schemas as it is made;
 // what it compiled is listed by `schemasCompiledAtRunTime()` and compiled again here in
 // standalone mode, with the same Ajv options (`ajvOptions`).
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildSync } from 'esbuild';
-import { licenceHeader } from './licence-notice.mjs';
+import { writePackageBundle } from './package-bundle.mjs';
 
 const OUT = 'dist/vendor/schemas-precompiled.cjs';
 const require = createRequire(import.meta.url);
@@ -85,19 +84,7 @@ const contents = [
   ...serializers,
   ']);',
 ].join('\n');
-const result = buildSync({
-  stdin: { contents, resolveDir: process.cwd(), loader: 'js', sourcefile: path.basename(OUT) },
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  write: false,
-  metafile: true,
-  logLevel: 'warning',
-  legalComments: 'none',
-});
-const header = licenceHeader('scripts/precompile-schemas.mjs', result.metafile, OUT);
-writeFileSync(OUT, header + result.outputFiles[0].text);
+writePackageBundle('scripts/precompile-schemas.mjs', OUT, contents);
 console.log(
   `${OUT}: ${validators.length} validators, ${serializers.length} serializers precompiled`,
 );
