@@ -113,10 +113,9 @@ export function schemaKey(kind: ValidatorKind | 'serializer', allErrors: boolean
 
 function validator(kind: ValidatorKind, allErrors: boolean, schema: TSchema): ValidateFunction {
   const key = schemaKey(kind, allErrors, schema);
-  if (key === undefined) return ajvFor(kind, allErrors).compile(schema);
-  const ready = precompiledSchemas()?.validators.get(key);
+  const ready = key === undefined ? undefined : precompiledSchemas()?.validators.get(key);
   if (ready !== undefined) return ready;
-  compiledAtRunTime.push({ key, kind, allErrors, schema });
+  if (key !== undefined) compiledAtRunTime.push({ key, kind, allErrors, schema });
   return ajvFor(kind, allErrors).compile(schema);
 }
 

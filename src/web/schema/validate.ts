@@ -3,7 +3,12 @@ import type { ValidateFunction } from 'ajv';
 import { parseUrlEncoded } from '../arguments.js';
 import { parseJsonBody } from '../body.js';
 import { HttpError } from '../errors.js';
-import { type CompiledSchema, compileSchema, failuresOf } from './compile.js';
+import {
+  type CompiledSchema,
+  compileSchema,
+  type FirstFailureValidator,
+  failuresOf,
+} from './compile.js';
 import type { RouteInput, RouteSchema } from './define.js';
 
 /** What validation reads of a handler. */
@@ -27,7 +32,7 @@ export interface ValidatedInput {
 }
 
 /** A validator stopping at the first failure: yes or no, its failures listed by another. */
-type FirstFailure = (value: unknown) => boolean;
+type FirstFailure = NonNullable<FirstFailureValidator>;
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 

@@ -72,7 +72,7 @@ let precompiled: PrecompiledSchemas | null | undefined;
 
 /**
  * The validators and serializers `npm run build` compiled from the example's routes
- * (scripts/bundle-vendor.mjs, Ajv's and fast-json-stringify's standalone code), or `null` where
+ * (scripts/precompile-schemas.mjs, Ajv's and fast-json-stringify's standalone code), or `null` where
  * there are none (running from src/, or a build without them).
  */
 export function precompiledSchemas(): PrecompiledSchemas | null {
