@@ -38,6 +38,73 @@ export function parseUrlEncoded(text: string, maxParams: number): Arguments {
   return out;
 }
 
+/**
+ * The values of the `names` in urlencoded `text`, checked as strictly as {@link parseUrlEncoded}
+ * checks (every pair counted against `maxParams`, every name and value decoded, so malformed
+ * encoding anywhere is a 400), without building the object of every name: slot `i` holds the
+ * last value of `names[i]`, or all its values in order when `arrays` has the name; `null` when
+ * none of them occurs. A schema's query reads its few declared names this way (a held long poll
+ * allocates one small array rather than an object and an array per name).
+ */
+export function pickUrlEncoded(
+  text: string,
+  maxParams: number,
+  names: readonly string[],
+  arrays: ReadonlySet<string>,
+): (string | string[] | undefined)[] | null {
+  let slots: (string | string[] | undefined)[] | null = null;
+  let count = 0;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('&', start);
+    if (end < 0) end = text.length;
+    if (end > start) {
+      if (++count > maxParams) {
+        throw new HttpError(400, `too many parameters (more than ${maxParams})`, {
+          code: 'ERR_INVALID_ARGUMENTS',
+        });
+      }
+      let eq = text.indexOf('=', start);
+      if (eq < 0 || eq > end) eq = end;
+      const index = nameIndex(text, start, eq, names);
+      if (index >= 0) {
+        const value = eq < end ? decodeComponent(text.slice(eq + 1, end)) : '';
+        slots ??= new Array<string | string[] | undefined>(names.length).fill(undefined);
+        const name = names[index] as string;
+        if (!arrays.has(name)) slots[index] = value;
+        else {
+          const values = slots[index];
+          if (values === undefined) slots[index] = [value];
+          else (values as string[]).push(value);
+        }
+      } else if (eq < end && hasEncoding(text, eq + 1, end)) {
+        decodeComponent(text.slice(eq + 1, end)); // checked, as parseUrlEncoded would
+      }
+    }
+    start = end + 1;
+  }
+  return slots;
+}
+
+/** Which of `names` `text[start, end)` is once decoded (-1: none), slicing only encoded names. */
+function nameIndex(text: string, start: number, end: number, names: readonly string[]): number {
+  const length = end - start;
+  if (hasEncoding(text, start, end)) return names.indexOf(decodeComponent(text.slice(start, end)));
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    if (name.length === length && text.startsWith(name, start)) return i;
+  }
+  return -1;
+}
+
+function hasEncoding(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 37 /* % */ || c === 43 /* + */) return true;
+  }
+  return false;
+}
+
 function decodeComponent(raw: string): string {
   const spaced = raw.includes('+') ? raw.replace(/\+/g, ' ') : raw;
   if (!spaced.includes('%')) return spaced;

@@ -9,7 +9,12 @@ import { Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requestIdGenerator } from '../../src/service/logging.js';
-import { cleanArgument, decodePathArgument, parseUrlEncoded } from '../../src/web/arguments.js';
+import {
+  cleanArgument,
+  decodePathArgument,
+  parseUrlEncoded,
+  pickUrlEncoded,
+} from '../../src/web/arguments.js';
 import { charsetOf, isJsonContentType, MAX_JSON_DEPTH, parseJsonBody } from '../../src/web/body.js';
 import { parseCookieHeader, serializeCookie } from '../../src/web/cookies.js';
 import { Application, HttpError, RequestHandler, Router } from '../../src/web/index.js';
@@ -168,6 +173,43 @@ describe('query strings and forms', () => {
         else expect(Object.keys(parseUrlEncoded(query, max))).toHaveLength(n);
       }),
       1_000,
+    );
+  });
+
+  it('picking declared names agrees with parsing them all: values, 400s and the pair limit', () => {
+    const names = ['a', 'b c', 'é', '__proto__', 'list'];
+    const arrays = new Set(['list']);
+    const piece = fc.oneof(
+      fc.constantFrom('a', 'b+c', 'b%20c', '%C3%A9', '__proto__', 'list', 'x', '%', '%zz', '', '='),
+      urlish,
+      text,
+    );
+    const query = fc
+      .array(fc.tuple(piece, fc.option(piece)), { maxLength: 12 })
+      .map((pairs) => pairs.map(([n, v]) => (v === null ? n : `${n}=${v}`)).join('&'));
+    check(
+      fc.property(fc.oneof(query, urlish, anything), fc.integer({ min: 0, max: 12 }), (q, max) => {
+        let expected: unknown;
+        try {
+          const all = parseUrlEncoded(q, max);
+          const slots = names.map((n) => {
+            const values = all[n];
+            if (values === undefined) return undefined;
+            return arrays.has(n) ? values : values[values.length - 1];
+          });
+          expected = slots.every((v) => v === undefined) ? null : slots;
+        } catch (error) {
+          expected = error instanceof HttpError ? error.status : error;
+        }
+        let picked: unknown;
+        try {
+          picked = pickUrlEncoded(q, max, names, arrays);
+        } catch (error) {
+          picked = error instanceof HttpError ? error.status : error;
+        }
+        expect(picked).toEqual(expected);
+      }),
+      10_000,
     );
   });
 

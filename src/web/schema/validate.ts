@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { ValidateFunction } from 'ajv';
-import { parseUrlEncoded } from '../arguments.js';
+import { pickUrlEncoded } from '../arguments.js';
 import { parseJsonBody } from '../body.js';
 import { HttpError } from '../errors.js';
 import {
@@ -72,15 +72,20 @@ function paramsOf(h: SchemaSubject): Record<string, unknown> {
 }
 
 function queryOf(h: SchemaSubject, c: CompiledSchema): Record<string, unknown> {
-  // Parsed here and not kept on the handler (`queryArguments` caches them): a request held open
-  // keeps only its validated input. A handler that reads `queryArguments` parses them again.
-  const args = parseUrlEncoded(h.queryString, h.application.settings.maxParams);
+  // Only the declared names are read (and nothing is kept on the handler: `queryArguments`
+  // parses them all, if a handler asks): a request held open keeps only its validated input.
   const query: Record<string, unknown> = {};
-  for (const name of c.queryNames) {
-    const values = args[name];
-    if (values === undefined || values.length === 0) continue;
-    if (c.queryArrays.has(name)) query[name] = [...values];
-    else if (values[values.length - 1] !== '') query[name] = values[values.length - 1];
+  const names = c.queryNames;
+  const slots = pickUrlEncoded(
+    h.queryString,
+    h.application.settings.maxParams,
+    names,
+    c.queryArrays,
+  );
+  if (slots === null) return query;
+  for (let i = 0; i < names.length; i++) {
+    const value = slots[i];
+    if (value !== undefined && value !== '') query[names[i] as string] = value;
   }
   return query;
 }
