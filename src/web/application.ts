@@ -216,7 +216,7 @@ export class Application implements HandlerHost {
     // its response the socket): building them all at once let a client that sends many requests
     // and reads none hold every answer in memory (README, "Slow readers").
     if (res.socket === null) {
-      res.once('socket', () => this.start(req, res, path, target, match));
+      this.startOnSocket(req, res, path, target, match);
       return;
     }
     let handler: RequestHandler<unknown>;
@@ -237,6 +237,18 @@ export class Application implements HandlerHost {
     const observers = this.startObservers;
     if (observers !== null) this.notify(observers, handler, 'request observer failed');
     execute(handler, target.options, match === null ? NO_ARGS : match.args);
+  }
+
+  // Its own function: a closure in start() would make every request allocate a context for its
+  // five arguments, pipelined or not.
+  private startOnSocket(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    target: RouteTarget,
+    match: RouteMatch<RouteTarget> | null,
+  ): void {
+    res.once('socket', () => this.start(req, res, path, target, match));
   }
 
   /**

@@ -1,9 +1,9 @@
-import type { ServerResponse } from 'node:http';
 import { decodePathArgument } from './arguments.js';
 import { isAuthenticated, requireUser } from './auth.js';
 import { hasRequestBody, readBody } from './body.js';
 import { answerPreflight, isPreflight } from './cors.js';
 import { Finish, HttpError, RequestAborted } from './errors.js';
+import { deliverShutdown, notifyFinished, watchClose } from './handler-close.js';
 import { type HandlerInfo, handlerInfoOf, staticsOf, type Verb } from './handler-info.js';
 import { applyDefaultHeaders } from './handler-output.js';
 import {
@@ -20,7 +20,6 @@ import {
   kInput,
   kRawBody,
   SHUTDOWN_BITS,
-  SHUTDOWN_DELIVERED,
   SHUTDOWN_DRAINING,
   SHUTDOWN_VERB_RAN,
 } from './handler-state.js';
@@ -30,17 +29,11 @@ import { streamBody } from './streaming-body.js';
 import { isThenable } from './thenable.js';
 import { needsXsrfCheck } from './xsrf.js';
 
-// The lifecycle runner: from a new handler to its verb method and on to `onFinish`, with the
-// close and shutdown tracking around it. Every step either goes on synchronously or hands over
+// The lifecycle runner: from a new handler to its verb method and on to `onFinish` (the close and
+// shutdown tracking around it: handler-close.ts). Every step either goes on synchronously or hands over
 // to a promise; anything thrown or rejected ends in `handleError`.
 
 type VerbFunction = (this: HandlerCore, ...args: string[]) => unknown;
-
-const kHandler = Symbol('handler');
-
-function onResponseClose(this: ServerResponse): void {
-  connectionClosed((this as ServerResponse & { [kHandler]: HandlerCore })[kHandler]);
-}
 
 /** Runs a request through the lifecycle (called by the application once per request). */
 export function execute(h: HandlerCore, options: unknown, rawArgs: readonly string[]): void {
@@ -83,18 +76,25 @@ function start(h: HandlerCore, options: unknown, rawArgs: readonly string[], inf
       return;
     }
     if (isAuthenticated(h[verb])) {
-      requireUser(h).then(
-        (allowed) => {
-          if (allowed) receiveBody(h, verb, info);
-        },
-        (error: unknown) => handleError(h, error),
-      );
+      authenticateThenReceive(h, verb, info);
       return;
     }
     receiveBody(h, verb, info);
   } catch (error) {
     handleError(h, error);
   }
+}
+
+// The promise continuations live in functions of their own, here and below: a function whose
+// variables a closure captures allocates a context for them on every call, even on the path that
+// makes no closure (every request, for the synchronous path through start, runPrepare, runVerb).
+function authenticateThenReceive(h: HandlerCore, verb: Verb, info: HandlerInfo): void {
+  requireUser(h).then(
+    (allowed) => {
+      if (allowed) receiveBody(h, verb, info);
+    },
+    (error: unknown) => handleError(h, error),
+  );
 }
 
 function receiveBody(h: HandlerCore, verb: Verb, info: HandlerInfo): void {
@@ -106,16 +106,20 @@ function receiveBody(h: HandlerCore, verb: Verb, info: HandlerInfo): void {
         runPrepare(h, verb); // the body is streamed once prepare has had its say on the limit
         return;
       }
-      readBody(req, admitBody(h), (error, body) => {
-        if (error === null) bodyRead(h, verb, body);
-        else handleError(h, error);
-      });
+      readBodyThen(h, verb);
       return;
     }
     runPrepare(h, verb);
   } catch (error) {
     handleError(h, error);
   }
+}
+
+function readBodyThen(h: HandlerCore, verb: Verb): void {
+  readBody(h.request, admitBody(h), (error, body) => {
+    if (error === null) bodyRead(h, verb, body);
+    else handleError(h, error);
+  });
 }
 
 function bodyRead(h: HandlerCore, verb: Verb, body: Buffer): void {
@@ -126,18 +130,22 @@ function bodyRead(h: HandlerCore, verb: Verb, body: Buffer): void {
       runPrepare(h, verb);
       return;
     }
-    parseMultipart(body, h.request.headers, h.application.settings.multipart).then(
-      (form) => {
-        const extras = extrasOf(h);
-        extras.bodyArgs = form.fields;
-        extras.uploads = form.files;
-        runPrepare(h, verb);
-      },
-      (error: unknown) => handleError(h, error),
-    );
+    parseMultipartThen(h, verb, body);
   } catch (error) {
     handleError(h, error); // nothing may escape into the request's `end` event
   }
+}
+
+function parseMultipartThen(h: HandlerCore, verb: Verb, body: Buffer): void {
+  parseMultipart(body, h.request.headers, h.application.settings.multipart).then(
+    (form) => {
+      const extras = extrasOf(h);
+      extras.bodyArgs = form.fields;
+      extras.uploads = form.files;
+      runPrepare(h, verb);
+    },
+    (error: unknown) => handleError(h, error),
+  );
 }
 
 /** The body limit in force; sends `100 Continue` when the client waits for it and fits. */
@@ -174,10 +182,7 @@ function runPrepare(h: HandlerCore, verb: Verb): void {
     }
     const prepared = h.prepare();
     if (isThenable(prepared)) {
-      prepared.then(
-        () => afterPrepare(h, verb),
-        (error: unknown) => handleError(h, error),
-      );
+      afterPrepareSettles(h, verb, prepared);
       return;
     }
     afterPrepare(h, verb);
@@ -186,12 +191,23 @@ function runPrepare(h: HandlerCore, verb: Verb): void {
   }
 }
 
+function afterPrepareSettles(h: HandlerCore, verb: Verb, prepared: PromiseLike<unknown>): void {
+  prepared.then(
+    () => afterPrepare(h, verb),
+    (error: unknown) => handleError(h, error),
+  );
+}
+
 /** Runs the verb; for a class that streams its body, once the body has gone to `dataReceived`. */
 function afterPrepare(h: HandlerCore, verb: Verb): void {
   if (h[kBodyState] !== 'unread' || h[kFinished]) {
     runVerb(h, verb);
     return;
   }
+  streamBodyThenRun(h, verb);
+}
+
+function streamBodyThenRun(h: HandlerCore, verb: Verb): void {
   const limit = admitBody(h);
   h[kBodyState] = 'streaming';
   streamBody(h.request, limit, (chunk) => h.dataReceived(chunk)).then(
@@ -216,16 +232,20 @@ function runVerb(h: HandlerCore, verb: Verb): void {
     const state = h[kFlags] & SHUTDOWN_BITS;
     if (state === (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING)) deliverShutdown(h);
     if (isThenable(result)) {
-      result.then(
-        () => autoFinish(h),
-        (error: unknown) => handleError(h, error),
-      );
+      autoFinishSettles(h, result);
       return;
     }
     autoFinish(h);
   } catch (error) {
     handleError(h, error);
   }
+}
+
+function autoFinishSettles(h: HandlerCore, result: PromiseLike<unknown>): void {
+  result.then(
+    () => autoFinish(h),
+    (error: unknown) => handleError(h, error),
+  );
 }
 
 function autoFinish(h: HandlerCore): void {
@@ -316,83 +336,4 @@ function abortCause(error: unknown): 'disconnect' | 'shutdown' | null {
     current = current.cause;
   }
   return null;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Close and shutdown tracking
-
-/** Listens for the response's `close` (once per handler): for `onConnectionClose`, observers. */
-export function watchClose(h: HandlerCore): void {
-  if ((h[kFlags] & CLOSE_WATCHED) !== 0) return;
-  h[kFlags] |= CLOSE_WATCHED;
-  const res = h.response as ServerResponse & { [kHandler]: unknown };
-  res[kHandler] = h;
-  // Each fires at most once per response: `on` spares `once`'s wrapper.
-  res.on('close', onResponseClose);
-}
-
-/** The handler's `signal`, its controller made on first use. */
-export function signalOf(h: HandlerCore): AbortSignal {
-  const extras = extrasOf(h);
-  let controller = extras.controller;
-  if (controller === null) {
-    controller = new AbortController();
-    extras.controller = controller;
-    if (h[kAborted] || h.response.destroyed) {
-      controller.abort(new RequestAborted('disconnect'));
-    } else if (h.application.draining) {
-      controller.abort(new RequestAborted('shutdown'));
-    } else {
-      watchClose(h);
-      h.application.trackAbortable(h);
-    }
-  }
-  return controller.signal;
-}
-
-/** Called once when the response closes, finished or not. */
-function connectionClosed(h: HandlerCore): void {
-  const controller = h[kExtras]?.controller ?? null;
-  if (controller !== null || handlerInfoOf(h).watchesShutdown) {
-    h.application.untrackAbortable(h);
-  }
-  // A reset connection counts too: node:http calls a response finished (`writableFinished`,
-  // `finish`) once its socket has dropped the bytes it could not deliver.
-  const res = h.response;
-  if ((!res.writableFinished || h.request.socket.errored !== null) && !h[kAborted]) {
-    // Cut off by the server after an error (the headers were out): not the client leaving.
-    if (h.error === undefined) h[kAborted] = true;
-    controller?.abort(new RequestAborted('disconnect'));
-    try {
-      h.onConnectionClose();
-    } catch (error) {
-      h.logException(error);
-    }
-  }
-  notifyFinished(h);
-}
-
-function notifyFinished(h: HandlerCore): void {
-  const observers = h.application.finishObservers;
-  if (observers !== null) h.application.notify(observers, h, 'request observer failed');
-}
-
-/** The server is draining: aborts the request's signal, calls `onShutdown` when due. */
-export function abortForShutdown(h: HandlerCore): void {
-  h[kExtras]?.controller?.abort(new RequestAborted('shutdown'));
-  h[kFlags] |= SHUTDOWN_DRAINING;
-  deliverShutdown(h);
-}
-
-/** Calls onShutdown once the verb method has run and the server drains, if still unfinished. */
-function deliverShutdown(h: HandlerCore): void {
-  const state = h[kFlags];
-  if ((state & SHUTDOWN_BITS) !== (SHUTDOWN_VERB_RAN | SHUTDOWN_DRAINING) || h[kFinished]) return;
-  if (!handlerInfoOf(h).watchesShutdown) return;
-  h[kFlags] = state | SHUTDOWN_DELIVERED;
-  try {
-    h.onShutdown();
-  } catch (error) {
-    h.logException(error);
-  }
 }

@@ -10,6 +10,7 @@ import {
 import { PROBLEM_CONTENT_TYPE, problemFor, RequestAborted, withCode } from './errors.js';
 import { EventStream, type EventStreamOptions } from './event-stream.js';
 import { HandlerBase } from './handler-base.js';
+import { abortForShutdown, signalOf } from './handler-close.js';
 import type { HandlerHost } from './handler-host.js';
 import {
   checkHeaderValue,
@@ -19,7 +20,7 @@ import {
   sendErrorResponse,
   writeChunk,
 } from './handler-output.js';
-import { abortForShutdown, endHold, signalOf, startHold } from './handler-run.js';
+import { endHold, startHold } from './handler-run.js';
 import { type Chunk, extrasOf, type HandlerCore } from './handler-state.js';
 import { isValidHeader, putCheckedHeader, putHeader } from './response.js';
 import type { CompiledRoute } from './routing.js';
