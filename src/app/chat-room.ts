@@ -263,10 +263,14 @@ export class ChatRoom {
 
   /** {@link ChatStore.hold}. */
   hold(after: number, timeoutMs: number, done: PollCallback): HeldPoll {
-    const ready = this.since(after, MAX_BATCH);
-    if (ready.length > 0) {
-      answerPoll(done, ChatRoom.batch(ready));
-      return ANSWERED;
+    // `since` has messages unless the history is empty or `after` is the newest id (a poll that
+    // is held: no empty array made for it).
+    if (this.history.length > 0 && after !== this.lastId) {
+      const ready = this.since(after, MAX_BATCH);
+      if (ready.length > 0) {
+        answerPoll(done, ChatRoom.batch(ready));
+        return ANSWERED;
+      }
     }
     let queue = this.queues.get(timeoutMs);
     if (queue === undefined) {
@@ -281,10 +285,14 @@ export class ChatRoom {
     if (queue.tail === null) queue.head = waiter;
     else queue.tail.next = waiter;
     queue.tail = waiter;
-    const armed = queue;
-    queue.timer ??= setTimeout(() => this.expire(armed), timeoutMs);
+    if (queue.timer === null) this.arm(queue, timeoutMs);
     this.waiterCount++;
     return waiter;
+  }
+
+  // Apart from hold (and expire): a closure there would allocate a context on every call.
+  private arm(queue: TimeoutQueue, delayMs: number): void {
+    queue.timer = setTimeout(() => this.expire(queue), delayMs);
   }
 
   /** The queue's timer fired: releases the waiters whose time is up, then waits for the next. */
@@ -295,9 +303,7 @@ export class ChatRoom {
     // the event loop's cached time): a waiter within a millisecond of its deadline is due.
     while (queue.head !== null && queue.head.deadline <= now + 1) this.release(queue.head, null);
     const next = queue.head;
-    if (next !== null) {
-      queue.timer = setTimeout(() => this.expire(queue), Math.max(1, next.deadline - now));
-    }
+    if (next !== null) this.arm(queue, Math.max(1, next.deadline - now));
   }
 
   /** @internal Answers one waiter and forgets it (a waiter already answered is left alone). */
