@@ -50,8 +50,10 @@ const MAX_LINGERING = 256;
 let lingering = 0;
 /** The last request received on a socket (set by the request listener). */
 const kRequest = Symbol('request');
+/** Set on a socket that {@link linger} is closing. */
+const kLingering = Symbol('lingering');
 
-type TrackedSocket = Socket & { [kRequest]?: IncomingMessage };
+type TrackedSocket = Socket & { [kRequest]?: IncomingMessage; [kLingering]?: true };
 
 /**
  * Half-closes `socket` (our FIN follows what was written), stops reading from it, and destroys it
@@ -70,6 +72,7 @@ function linger(socket: Socket): void {
     handle.readStop();
   }
   if (socket.writable) socket.end();
+  (socket as TrackedSocket)[kLingering] = true;
   lingering++;
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   socket.once('close', () => {
@@ -245,6 +248,10 @@ export class HttpServer {
       socket.destroySoon();
     });
     this.server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
+      // node:http parses what follows an answered request whose body it did not read as a new
+      // request: on a lingering socket that is the rest of the refused body, already answered.
+      // Destroying the socket for it would reset the connection lingering is there to keep.
+      if ((socket as TrackedSocket)[kLingering] === true) return;
       if (error.code === 'ECONNRESET') {
         socket.destroy(); // the client is gone
         return;

@@ -504,6 +504,41 @@ describe('bodies over the limit (dist/main.js, 1 MiB)', () => {
     await expectServing(main.port);
   });
 
+  it('lingering close: a client that reads only once it has stopped sending still gets the 413', async () => {
+    // The client writes the body of an over-long POST without reading for a while, as a client
+    // busy uploading does. Destroying the socket at once, with the body still arriving, resets
+    // it: the client's next write fails and it never reads the 413. Lingering (a half-close,
+    // reading stopped, destroyed a second later) keeps its writes from failing until it reads.
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = connect(main.port, '127.0.0.1');
+      let text = '';
+      let writeError = '';
+      socket.setEncoding('latin1');
+      socket.pause();
+      socket.on('error', (error: Error & { code?: string }) => {
+        writeError ||= error.code ?? error.message;
+      });
+      socket.on('data', (data: string) => {
+        text += data;
+      });
+      socket.on('close', () => resolve(text === '' ? `no answer (${writeError})` : text));
+      socket.write(
+        'POST /chat/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 67108864\r\n\r\n',
+      );
+      const piece = Buffer.alloc(64 * 1024, 0x61);
+      const until = Date.now() + 400; // bounded: 400 ms of writing at most
+      const send = (): void => {
+        while (!socket.destroyed && socket.writableLength < 1024 * 1024) socket.write(piece);
+        if (socket.destroyed) return;
+        if (Date.now() < until) setTimeout(send, 10);
+        else socket.resume(); // done sending: now read the answer
+      };
+      setTimeout(send, 0);
+    });
+    expect(outcome).toMatch(/^HTTP\/1\.1 413 /);
+    await expectServing(main.port);
+  });
+
   it('with Expect: 100-continue and a Content-Length over the limit: 413 and no 100 Continue', async () => {
     const res = await ask(
       main.port,
