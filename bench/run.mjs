@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { runHttp } from './http.mjs';
 import { runLongPoll, runStartup } from './longpoll.mjs';
+import { podEstimate } from './pod-estimate.mjs';
 import { runRouter } from './router.mjs';
 import { targetsTable } from './targets.mjs';
 import { runWebSockets } from './websockets.mjs';
@@ -45,9 +46,20 @@ const results = reportOnly
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         kernel: os.release(),
         wrk: execSync('wrk -v 2>&1 || true', { encoding: 'utf8' }).split('\n')[0],
+        fdLimit: openFilesLimit(),
       },
       options: { ...options, log: undefined, polls },
     };
+
+/** This process's limit of open descriptors (the soft one), from /proc; null where unknown. */
+function openFilesLimit() {
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return line ? Number(line[1]) : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * What the kernel keeps per TCP connection on this machine, for bench/analysis.md's estimate of
@@ -198,6 +210,7 @@ if (results.kernel?.slabBytes.TCP) {
     '',
   );
 }
+md.push(...podEstimate(results));
 md.push(...targetsTable(results));
 if (!reportOnly) writeFileSync(`${dir}results.json`, `${JSON.stringify(results, null, 2)}\n`);
 // bench/redis-chat.mjs writes its own section between markers: kept as it is.
