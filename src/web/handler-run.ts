@@ -29,9 +29,9 @@ import { streamBody } from './streaming-body.js';
 import { isThenable } from './thenable.js';
 import { needsXsrfCheck } from './xsrf.js';
 
-// The lifecycle runner: from a new handler to its verb method and on to `onFinish` (the close and
-// shutdown tracking around it: handler-close.ts). Every step either goes on synchronously or hands over
-// to a promise; anything thrown or rejected ends in `handleError`.
+// The lifecycle runner: from a new handler to its verb method and on to `onFinish` (the close
+// and shutdown tracking around it: handler-close.ts). Every step either goes on synchronously or
+// hands over to a promise; anything thrown or rejected ends in `handleError`.
 
 type VerbFunction = (this: HandlerCore, ...args: string[]) => unknown;
 
