@@ -2,16 +2,16 @@
 // sampling heap profiler, every ALLOC_INTERVAL = 256 bytes on average, counting collected objects
 // too). heap-per-poll.mjs says what a held poll keeps; this says what holding it cost, which sets
 // how often the young generation is collected while polls arrive and so how far V8 grows it.
-// Starts `script` (PORT, WORKERS=1, on CPU 0), opens 1,000 polls to warm up, then samples while
+// Starts `script` (bench/http.mjs's startServer: PORT, on CPU 0; WORKERS=1), opens 1,000 polls to warm up, then samples while
 // `N` more arrive in batches of 500 connections (as bench/longpoll-client.mjs opens them):
 //   node bench/tools/alloc-per-poll.mjs dist/main.js '/chat/messages?after=0' [4000]
 //   node bench/tools/alloc-per-poll.mjs bench/servers/longpoll-bare.mjs /poll [4000]
 // TOP (30) rows; STACKS=1 also prints the heaviest call paths (four frames).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startServer } from '../http.mjs';
 
 const [script, path, n = '4000'] = process.argv.slice(2);
 if (script === undefined || path === undefined) {
@@ -22,21 +22,12 @@ const count = Number(n);
 const root = join(new URL('.', import.meta.url).pathname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'alloc-per-poll-'));
 const out = join(dir, 'profile.json');
-const port = await new Promise((resolve) => {
-  const srv = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = srv.address().port;
-    srv.close(() => resolve(p));
-  });
+const server = await startServer({
+  name: script,
+  command: [process.execPath, '-r', join(root, 'bench/tools/alloc-preload.cjs'), script],
+  env: { WORKERS: '1', ALLOC_OUT: out },
 });
-const child = spawn(
-  'taskset',
-  ['-c', '0', process.execPath, '-r', join(root, 'bench/tools/alloc-preload.cjs'), script],
-  {
-    cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', WORKERS: '1', ALLOC_OUT: out },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  },
-);
+const { child, port } = server;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sockets = [];
 
@@ -65,15 +56,6 @@ function frameName(f) {
 }
 
 try {
-  let up = false;
-  for (let i = 0; i < 100 && !up; i++) {
-    up = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(s.destroy() && true));
-      s.on('error', () => resolve(false));
-    });
-    if (!up) await sleep(100);
-  }
-  if (!up) throw new Error('the server did not start');
   await sleep(1000);
   await open(1000);
   await sleep(1000);
@@ -119,6 +101,6 @@ try {
   }
 } finally {
   for (const s of sockets) s.destroy();
-  child.kill('SIGKILL');
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }

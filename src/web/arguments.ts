@@ -20,11 +20,7 @@ export function parseUrlEncoded(text: string, maxParams: number): Arguments {
     let end = text.indexOf('&', start);
     if (end < 0) end = text.length;
     if (end > start) {
-      if (++count > maxParams) {
-        throw new HttpError(400, `too many parameters (more than ${maxParams})`, {
-          code: 'ERR_INVALID_ARGUMENTS',
-        });
-      }
+      if (++count > maxParams) throw tooManyParameters(maxParams);
       const eq = text.indexOf('=', start);
       const hasValue = eq >= 0 && eq < end;
       const name = decodeComponent(text.slice(start, hasValue ? eq : end));
@@ -59,11 +55,7 @@ export function pickUrlEncoded(
     let end = text.indexOf('&', start);
     if (end < 0) end = text.length;
     if (end > start) {
-      if (++count > maxParams) {
-        throw new HttpError(400, `too many parameters (more than ${maxParams})`, {
-          code: 'ERR_INVALID_ARGUMENTS',
-        });
-      }
+      if (++count > maxParams) throw tooManyParameters(maxParams);
       let eq = text.indexOf('=', start);
       if (eq < 0 || eq > end) eq = end;
       const index = nameIndex(text, start, eq, names);
@@ -103,6 +95,12 @@ function hasEncoding(text: string, start: number, end: number): boolean {
     if (c === 37 /* % */ || c === 43 /* + */) return true;
   }
   return false;
+}
+
+function tooManyParameters(maxParams: number): HttpError {
+  return new HttpError(400, `too many parameters (more than ${maxParams})`, {
+    code: 'ERR_INVALID_ARGUMENTS',
+  });
 }
 
 function decodeComponent(raw: string): string {
